@@ -1,0 +1,25 @@
+// ember: a header-only deep-learning library on Eigen. This umbrella header includes it all.
+#pragma once
+
+#include "ember/error.hpp"
+#include "ember/random.hpp"
+#include "ember/tensor.hpp"
+#include "ember/threads.hpp"
+
+#include "ember/nn/flatten.hpp"
+#include "ember/nn/linear.hpp"
+#include "ember/nn/loss.hpp"
+#include "ember/nn/module.hpp"
+#include "ember/nn/parameters.hpp"
+#include "ember/nn/relu.hpp"
+#include "ember/nn/sequential.hpp"
+
+#include "ember/optim/adam.hpp"
+#include "ember/optim/sgd.hpp"
+
+#include "ember/data/dataloader.hpp"
+#include "ember/data/dataset.hpp"
+#include "ember/data/idx.hpp"
+#include "ember/data/mnist.hpp"
+
+#include "ember/metrics.hpp"

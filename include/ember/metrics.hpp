@@ -1,0 +1,59 @@
+// metrics::accuracy and metrics::confusion_matrix of a classifier over a dataset.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ember/data/dataloader.hpp"
+#include "ember/data/dataset.hpp"
+#include "ember/tensor.hpp"
+
+namespace ember::metrics {
+
+namespace detail {
+
+// Runs the model in eval mode over the dataset and calls f(predicted, label) per sample;
+// the model's train/eval mode is restored afterwards.
+template <class Model, class F>
+void for_each_prediction(Model& model, const data::ImageDataset& dataset, index_t batch_size, F&& f) {
+  using T = typename std::remove_cvref_t<decltype(model.forward(std::declval<const Tensor<float>&>()))>::value_type;
+  bool was_training = true;
+  if constexpr (requires { model.is_training(); }) was_training = model.is_training();
+  if constexpr (requires { model.eval(); }) model.eval();
+  data::DataLoader<T> loader(dataset, {.batch_size = batch_size});
+  for (const auto& [images, labels] : loader) {
+    const auto& logits = model.forward(images);
+    const index_t c = logits.size(1);
+    for (index_t i = 0; i < logits.size(0); ++i) {
+      const T* row = logits.data() + i * c;
+      index_t best = 0;
+      for (index_t j = 1; j < c; ++j)
+        if (row[j] > row[best]) best = j;
+      f(best, labels.data()[i]);
+    }
+  }
+  if constexpr (requires { model.train(true); }) model.train(was_training);
+}
+
+}  // namespace detail
+
+// The fraction of samples whose largest logit is the label, in [0, 1].
+template <class Model>
+double accuracy(Model& model, const data::ImageDataset& dataset, index_t batch_size = 1000) {
+  index_t correct = 0;
+  detail::for_each_prediction(model, dataset, batch_size, [&](index_t p, std::int64_t y) { correct += p == y; });
+  return static_cast<double>(correct) / static_cast<double>(dataset.size());
+}
+
+// counts[label][predicted] over the dataset, for num_classes classes.
+template <class Model>
+std::vector<std::vector<index_t>> confusion_matrix(Model& model, const data::ImageDataset& dataset,
+                                                   index_t num_classes = 10, index_t batch_size = 1000) {
+  std::vector<std::vector<index_t>> counts(num_classes, std::vector<index_t>(num_classes, 0));
+  detail::for_each_prediction(model, dataset, batch_size, [&](index_t p, std::int64_t y) {
+    if (p < num_classes && y >= 0 && y < num_classes) ++counts[y][p];
+  });
+  return counts;
+}
+
+}  // namespace ember::metrics

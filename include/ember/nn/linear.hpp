@@ -1,0 +1,91 @@
+// nn::Linear: y = x W^T + b, as torch.nn.Linear.
+#pragma once
+
+#include <cmath>
+#include <ostream>
+#include <string>
+
+#include "ember/error.hpp"
+#include "ember/nn/module.hpp"
+#include "ember/random.hpp"
+#include "ember/tensor.hpp"
+
+namespace ember::nn {
+
+template <class T = float>
+class Linear : public Module<Linear<T>, T> {
+ public:
+  // weight: (out_features, in_features), bias: (out_features,), PyTorch's default init.
+  Linear(index_t in_features, index_t out_features, bool bias = true)
+      : in_features_(in_features), out_features_(out_features), has_bias_(bias) {
+    ember::detail::check(in_features > 0 && out_features > 0, "Linear(", in_features, ", ", out_features,
+                         "): in_features and out_features must be positive");
+    weight_.value.resize({out_features, in_features});
+    weight_.grad.resize({out_features, in_features});
+    init::kaiming_uniform_(weight_.value);
+    if (has_bias_) {
+      bias_.value.resize({out_features});
+      bias_.grad.resize({out_features});
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+      init::uniform_(bias_.value, -bound, bound);
+    }
+  }
+
+  // x: (N, in_features) -> y: (N, out_features)
+  const Tensor<T>& forward(const Tensor<T>& x) {
+    ember::detail::check(x.dim() == 2 && x.size(1) == in_features_, *this, ": expected input of shape (N, ",
+                         in_features_, "), got ", x.shape(), x.dim() > 2 ? " (use nn::Flatten before it)" : "");
+    y_.resize_uninitialized({x.size(0), out_features_});
+    auto y = y_.matrix();
+    y.noalias() = x.matrix() * weight_.value.matrix().transpose();
+    if (has_bias_) y.rowwise() += bias_.value.matrix().row(0);
+    x_ = this->training_ ? &x : nullptr;
+    return y_;
+  }
+
+  // dy: (N, out_features) -> dx: (N, in_features); dweight += dy^T x, dbias += sum_n dy.
+  const Tensor<T>& backward(const Tensor<T>& dy) {
+    ember::detail::check(x_ != nullptr, *this, ": backward() needs a forward() in train mode first");
+    ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
+                         dy.shape());
+    const auto dy_m = dy.matrix();
+    weight_.grad.matrix().noalias() += dy_m.transpose() * x_->matrix();
+    if (has_bias_) bias_.grad.matrix().row(0) += dy_m.colwise().sum();
+    if (this->needs_input_grad_) {
+      dx_.resize_uninitialized(x_->shape());
+      dx_.matrix().noalias() = dy_m * weight_.value.matrix();
+    } else {
+      dx_.resize_uninitialized({0});
+    }
+    return dx_;
+  }
+
+  NamedParameters<T> named_parameters(const std::string& prefix = "") {
+    NamedParameters<T> out{{detail::join_name(prefix, "weight"), weight_}};
+    if (has_bias_) out.push_back({detail::join_name(prefix, "bias"), bias_});
+    return out;
+  }
+
+  Parameter<T>& weight() { return weight_; }
+  Parameter<T>& bias() {
+    ember::detail::check(has_bias_, *this, ": this layer has no bias");
+    return bias_;
+  }
+  index_t in_features() const { return in_features_; }
+  index_t out_features() const { return out_features_; }
+
+  friend std::ostream& operator<<(std::ostream& out, const Linear& l) {
+    return out << "Linear(in_features=" << l.in_features_ << ", out_features=" << l.out_features_
+               << ", bias=" << (l.has_bias_ ? "True" : "False") << ")";
+  }
+
+ private:
+  index_t in_features_, out_features_;
+  bool has_bias_;
+  Parameter<T> weight_, bias_;
+  const Tensor<T>* x_ = nullptr;  // x: (N, in_features), the last training forward's input
+  Tensor<T> y_;                   // y: (N, out_features)
+  Tensor<T> dx_;                  // dx: (N, in_features)
+};
+
+}  // namespace ember::nn
