@@ -87,7 +87,8 @@ class Tensor {
   using ArrayMap = Eigen::Map<Array, Eigen::Aligned64>;
   using ConstArrayMap = Eigen::Map<const Array, Eigen::Aligned64>;
 
-  Tensor() = default;
+  // An empty tensor, shape (0,), as torch.Tensor().
+  Tensor() : shape_{0} {}
   // Zero-filled tensor of the given shape.
   explicit Tensor(const Shape& shape) { resize(shape); }
   Tensor(std::initializer_list<index_t> dims) : Tensor(Shape(dims)) {}
@@ -100,7 +101,7 @@ class Tensor {
     }
     return *this;
   }
-  Tensor(Tensor&& other) noexcept { swap(other); }
+  Tensor(Tensor&& other) noexcept : shape_{0} { swap(other); }
   Tensor& operator=(Tensor&& other) noexcept {
     swap(other);
     return *this;
@@ -118,7 +119,7 @@ class Tensor {
     detail::check(reinterpret_cast<std::uintptr_t>(data) % alignment == 0,
                   "Tensor::view: data must be ", alignment, "-byte aligned");
     Tensor t;
-    t.data_ = const_cast<T*>(data);
+    t.data_ = const_cast<T*>(data);  // views never write through a const source: they are returned as const
     t.shape_ = shape;
     return t;
   }

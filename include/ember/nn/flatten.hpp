@@ -33,6 +33,8 @@ class Flatten : public Stateless<Flatten<T>, T> {
     return y_;
   }
 
+  const Tensor<T>& forward(Tensor<T>&&) = delete;  // the output is a view of x: x must outlive it
+
   // dy: the output's shape -> dx: the input's shape (a view of dy).
   const Tensor<T>& backward(const Tensor<T>& dy) {
     ember::detail::check(y_.dim() > 0 && dy.shape() == y_.shape(), *this, ": expected dy of shape ",

@@ -31,7 +31,8 @@ class Linear : public Module<Linear<T>, T> {
     }
   }
 
-  // x: (N, in_features) -> y: (N, out_features)
+  // x: (N, in_features) -> y: (N, out_features). Keeps a pointer to x for backward (no copy), so
+  // x must stay alive and unchanged until then; a temporary x does not compile.
   const Tensor<T>& forward(const Tensor<T>& x) {
     ember::detail::check(x.dim() == 2 && x.size(1) == in_features_, *this, ": expected input of shape (N, ",
                          in_features_, "), got ", x.shape(), x.dim() > 2 ? " (use nn::Flatten before it)" : "");
@@ -42,6 +43,8 @@ class Linear : public Module<Linear<T>, T> {
     x_ = this->training_ ? &x : nullptr;
     return y_;
   }
+
+  const Tensor<T>& forward(Tensor<T>&&) = delete;
 
   // dy: (N, out_features) -> dx: (N, in_features); dweight += dy^T x, dbias += sum_n dy.
   const Tensor<T>& backward(const Tensor<T>& dy) {

@@ -32,6 +32,8 @@ class Sequential {
     for_each_layer([&](auto& layer, std::size_t i) { h = &call(i, "forward", [&] { return &layer.forward(*h); }); });
     return *h;
   }
+  // Layers keep pointers to their inputs for backward: the input must outlive the step.
+  const Tensor<value_type>& forward(Tensor<value_type>&&) = delete;
 
   // Returns dx, or an empty tensor when the model's input needs no gradient (the default:
   // like images in PyTorch, so the backward stops at the first layer with parameters, whose
@@ -140,7 +142,7 @@ class Sequential {
   bool needs_input_grad_ = false;
   std::size_t first_parametric_ = 0;
   std::size_t stop_ = 0;  // backward runs layers stop_ .. size-1
-  Tensor<value_type> empty_;
+  Tensor<value_type> empty_;  // (0,): the dx of an input that needs no gradient
 };
 
 }  // namespace ember::nn

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what ember's build, tests and examples need on Debian 12, if anything is missing.
+set -euo pipefail
+packages=(cmake make g++ libeigen3-dev catch2 libcli11-dev libbenchmark-dev zlib1g-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "ember: installing ${missing[*]}"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
