@@ -6,9 +6,11 @@
 #include "ember/tensor.hpp"
 #include "ember/threads.hpp"
 
+#include "ember/nn/conv2d.hpp"
 #include "ember/nn/flatten.hpp"
 #include "ember/nn/linear.hpp"
 #include "ember/nn/loss.hpp"
+#include "ember/nn/maxpool2d.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/nn/parameters.hpp"
 #include "ember/nn/relu.hpp"

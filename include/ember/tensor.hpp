@@ -83,6 +83,9 @@ class Tensor {
   using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using MatrixMap = Eigen::Map<Matrix, Eigen::Aligned64>;
   using ConstMatrixMap = Eigen::Map<const Matrix, Eigen::Aligned64>;
+  // For slices of a tensor (one sample of a batch), whose start need not be aligned.
+  using SliceMap = Eigen::Map<Matrix>;
+  using ConstSliceMap = Eigen::Map<const Matrix>;
   using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
   using ArrayMap = Eigen::Map<Array, Eigen::Aligned64>;
   using ConstArrayMap = Eigen::Map<const Array, Eigen::Aligned64>;

@@ -29,6 +29,15 @@ inline int get_num_threads() {
 
 namespace detail {
 
+// The calling thread's index inside an OpenMP team (0 outside one, or without OpenMP).
+inline int thread_index() {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 // Eigen 3.4 sizes its GEMM blocks from the L1 size it detects. On CPUs that report a 48 KB
 // L1d (AMD Zen 4, recent Xeons) it picks blocks that make the (64 x 784) * (784 x 128)
 // product of the seed MLP ~10x slower than with 32 KB blocks. ember therefore caps the L1

@@ -30,7 +30,7 @@ class DataLoader {
   };
 
   // The loader keeps a reference: the dataset must outlive it.
-  DataLoader(const ImageDataset& dataset, DataLoaderOptions options = {})
+  DataLoader(const ImageDataset& dataset, const DataLoaderOptions& options = {})
       : dataset_(&dataset), options_(options), generator_(options.seed) {
     ember::detail::check(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
     ember::detail::check(dataset.size() > 0, "DataLoader: the dataset '", dataset.name, "' is empty");

@@ -31,7 +31,7 @@ class Adam {
  public:
   using Options = AdamOptions;
 
-  explicit Adam(std::vector<nn::Parameter<T>*> params, AdamOptions options = {})
+  explicit Adam(std::vector<nn::Parameter<T>*> params, const AdamOptions& options = {})
       : params_(std::move(params)), options_(options) {
     const auto [beta1, beta2] = options.betas;
     ember::detail::check(options.lr >= 0, "Adam: invalid learning rate ", options.lr, " (must be >= 0)");

@@ -28,7 +28,7 @@ class SGD {
  public:
   using Options = SGDOptions;
 
-  explicit SGD(std::vector<nn::Parameter<T>*> params, SGDOptions options = {})
+  explicit SGD(std::vector<nn::Parameter<T>*> params, const SGDOptions& options = {})
       : params_(std::move(params)), options_(options) {
     ember::detail::check(options.lr >= 0, "SGD: invalid learning rate ", options.lr, " (must be >= 0)");
     ember::detail::check(options.momentum >= 0, "SGD: invalid momentum ", options.momentum, " (must be >= 0)");

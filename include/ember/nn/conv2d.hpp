@@ -1,0 +1,282 @@
+// nn::Conv2d: 2-d cross-correlation, as torch.nn.Conv2d (groups = 1, dilation = 1), by im2col +
+// one GEMM per sample; nn::reference::conv2d_* beside it are the obviously correct loops the
+// tests compare it with.
+#pragma once
+
+#include <cmath>
+#include <ostream>
+#include <string>
+
+#include "ember/error.hpp"
+#include "ember/nn/module.hpp"
+#include "ember/random.hpp"
+#include "ember/tensor.hpp"
+#include "ember/threads.hpp"
+
+namespace ember::nn {
+
+// A size or step per spatial axis: `3` means (3, 3); `{3, 2}` means (h 3, w 2).
+struct Size2 {
+  index_t h, w;
+  Size2(index_t both) : h(both), w(both) {}  // NOLINT: implicit, so `.stride = 2` reads as in PyTorch
+  Size2(index_t h_, index_t w_) : h(h_), w(w_) {}
+  friend std::ostream& operator<<(std::ostream& out, const Size2& s) { return out << "(" << s.h << ", " << s.w << ")"; }
+};
+
+struct Conv2dOptions {
+  Size2 stride = 1;
+  Size2 padding = 0;  // zeros
+  bool bias = true;
+};
+
+namespace detail {
+
+// The geometry shared by the fast and the reference convolution.
+struct ConvGeometry {
+  index_t n, c, h, w;    // input (N, C, H, W)
+  index_t kh, kw;        // kernel
+  index_t sh, sw;        // stride
+  index_t ph, pw;        // zero padding
+  index_t oh, ow;        // output spatial size: floor((H + 2p - k) / s) + 1
+  index_t patch() const { return c * kh * kw; }
+  index_t out_plane() const { return oh * ow; }
+};
+
+// col: (C*kh*kw, OH*OW) of one sample x: (C, H, W); row (c, i, j) holds x[c, oh*sh - ph + i, ow*sw - pw + j].
+template <class T>
+void im2col(const T* x, T* col, const ConvGeometry& g) {
+  for (index_t c = 0; c < g.c; ++c)
+    for (index_t i = 0; i < g.kh; ++i)
+      for (index_t j = 0; j < g.kw; ++j) {
+        T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        for (index_t oy = 0; oy < g.oh; ++oy) {
+          const index_t y = oy * g.sh - g.ph + i;
+          T* out = row + oy * g.ow;
+          if (y < 0 || y >= g.h) {
+            for (index_t ox = 0; ox < g.ow; ++ox) out[ox] = T(0);
+            continue;
+          }
+          const T* in = x + (c * g.h + y) * g.w;
+          for (index_t ox = 0; ox < g.ow; ++ox) {
+            const index_t xx = ox * g.sw - g.pw + j;
+            out[ox] = (xx >= 0 && xx < g.w) ? in[xx] : T(0);
+          }
+        }
+      }
+}
+
+// The adjoint of im2col: adds every entry of col back to the input position it came from.
+template <class T>
+void col2im_add(const T* col, T* dx, const ConvGeometry& g) {
+  for (index_t c = 0; c < g.c; ++c)
+    for (index_t i = 0; i < g.kh; ++i)
+      for (index_t j = 0; j < g.kw; ++j) {
+        const T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        for (index_t oy = 0; oy < g.oh; ++oy) {
+          const index_t y = oy * g.sh - g.ph + i;
+          if (y < 0 || y >= g.h) continue;
+          T* out = dx + (c * g.h + y) * g.w;
+          const T* in = row + oy * g.ow;
+          for (index_t ox = 0; ox < g.ow; ++ox) {
+            const index_t xx = ox * g.sw - g.pw + j;
+            if (xx >= 0 && xx < g.w) out[xx] += in[ox];
+          }
+        }
+      }
+}
+
+}  // namespace detail
+
+template <class T = float>
+class Conv2d : public Module<Conv2d<T>, T> {
+ public:
+  // weight: (out_channels, in_channels, kh, kw), bias: (out_channels,), PyTorch's default init.
+  // (options by const reference: GCC 12 with -march=native on AVX-512 miscompiles this
+  // aggregate when it is a by-value default argument, and the stride/padding come out wrong.)
+  Conv2d(index_t in_channels, index_t out_channels, Size2 kernel_size, const Conv2dOptions& options = {})
+      : in_(in_channels), out_(out_channels), kernel_(kernel_size), options_(options) {
+    ember::detail::check(in_channels > 0 && out_channels > 0 && kernel_.h > 0 && kernel_.w > 0, *this,
+                         ": channels and kernel size must be positive");
+    ember::detail::check(options.stride.h > 0 && options.stride.w > 0, *this, ": stride must be positive");
+    ember::detail::check(options.padding.h >= 0 && options.padding.w >= 0, *this, ": padding must be >= 0");
+    const Shape wshape{out_channels, in_channels, kernel_.h, kernel_.w};
+    weight_.value.resize(wshape);
+    weight_.grad.resize(wshape);
+    init::kaiming_uniform_(weight_.value);
+    if (options_.bias) {
+      bias_.value.resize({out_channels});
+      bias_.grad.resize({out_channels});
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels * kernel_.h * kernel_.w));
+      init::uniform_(bias_.value, -bound, bound);
+    }
+  }
+
+  // x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2 ph - kh) / sh) + 1.
+  const Tensor<T>& forward(const Tensor<T>& x) {
+    g_ = geometry(x);
+    const index_t k = g_.patch(), p = g_.out_plane();
+    y_.resize_uninitialized({g_.n, out_, g_.oh, g_.ow});
+    cols_.resize_uninitialized({g_.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
+    const auto w = weight_.value.matrix();     // (C_out, C_in*kh*kw)
+    const index_t in_sample = g_.c * g_.h * g_.w;
+#pragma omp parallel for schedule(static) if (g_.n > 1)
+    for (index_t n = 0; n < g_.n; ++n) {
+      T* col = cols_.data() + n * k * p;
+      detail::im2col(x.data() + n * in_sample, col, g_);
+      typename Tensor<T>::SliceMap y(y_.data() + n * out_ * p, out_, p);
+      y.noalias() = w * typename Tensor<T>::ConstSliceMap(col, k, p);
+      if (options_.bias) y.colwise() += bias_.value.matrix().row(0).transpose();
+    }
+    have_forward_ = this->training_;
+    return y_;
+  }
+  const Tensor<T>& forward(Tensor<T>&&) = delete;  // keep the input alive, as for Linear
+
+  // dy: (N, C_out, OH, OW) -> dx: (N, C_in, H, W) (skipped when the input needs no gradient);
+  // dweight += sum_n dy_n col_n^T, dbias += sum of dy over n, OH, OW.
+  const Tensor<T>& backward(const Tensor<T>& dy) {
+    ember::detail::check(have_forward_, *this, ": backward() needs a forward() in train mode first");
+    ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
+                         dy.shape());
+    const index_t k = g_.patch(), p = g_.out_plane();
+    const bool need_dx = this->needs_input_grad_;
+    if (need_dx) dx_.resize({g_.n, g_.c, g_.h, g_.w});
+    else dx_.resize_uninitialized({0});
+    // Per-thread partial dweight / dbias, summed in a fixed order: bit-identical results for a
+    // fixed thread count.
+    const index_t threads = get_num_threads();
+    partial_dw_.resize({threads, out_, k});
+    partial_db_.resize({threads, out_});
+    if (need_dx) dcols_.resize_uninitialized({threads, k, p});
+    const auto w = weight_.value.matrix();
+    const index_t in_sample = g_.c * g_.h * g_.w;
+#pragma omp parallel num_threads(static_cast<int>(threads)) if (g_.n > 1)
+    {
+      const index_t t = ember::detail::thread_index();
+      typename Tensor<T>::SliceMap dw(partial_dw_.data() + t * out_ * k, out_, k);
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db_.data() + t * out_, out_);
+#pragma omp for schedule(static)
+      for (index_t n = 0; n < g_.n; ++n) {
+        typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
+        typename Tensor<T>::ConstSliceMap col(cols_.data() + n * k * p, k, p);
+        dw.noalias() += dy_n * col.transpose();
+        if (options_.bias) db += dy_n.rowwise().sum().array();
+        if (need_dx) {
+          typename Tensor<T>::SliceMap dcol(dcols_.data() + t * k * p, k, p);
+          dcol.noalias() = w.transpose() * dy_n;
+          detail::col2im_add(dcol.data(), dx_.data() + n * in_sample, g_);
+        }
+      }
+    }
+    for (index_t t = 0; t < threads; ++t) {
+      weight_.grad.matrix() += typename Tensor<T>::SliceMap(partial_dw_.data() + t * out_ * k, out_, k);
+      if (options_.bias) bias_.grad.matrix().row(0) += partial_db_.matrix().row(t);
+    }
+    return dx_;
+  }
+
+  NamedParameters<T> named_parameters(const std::string& prefix = "") {
+    NamedParameters<T> out{{join_name(prefix, "weight"), weight_}};
+    if (options_.bias) out.push_back({join_name(prefix, "bias"), bias_});
+    return out;
+  }
+  Parameter<T>& weight() { return weight_; }
+  Parameter<T>& bias() {
+    ember::detail::check(options_.bias, *this, ": this layer has no bias");
+    return bias_;
+  }
+
+  // The output shape for an input shape, or an Error naming the layer and the shapes.
+  Shape output_shape(const Shape& x) const {
+    const auto g = geometry_of(x);
+    return {g.n, out_, g.oh, g.ow};
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const Conv2d& c) {
+    out << "Conv2d(" << c.in_ << ", " << c.out_ << ", kernel_size=" << c.kernel_ << ", stride=" << c.options_.stride;
+    if (c.options_.padding.h || c.options_.padding.w) out << ", padding=" << c.options_.padding;
+    if (!c.options_.bias) out << ", bias=False";
+    return out << ")";
+  }
+
+ private:
+  detail::ConvGeometry geometry_of(const Shape& x) const {
+    ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
+    detail::ConvGeometry g{x[0], x[1], x[2], x[3], kernel_.h, kernel_.w, options_.stride.h, options_.stride.w,
+                           options_.padding.h, options_.padding.w, 0, 0};
+    ember::detail::check(g.h + 2 * g.ph >= g.kh && g.w + 2 * g.pw >= g.kw, *this, ": the kernel ", kernel_,
+                         " does not fit the padded input ", x, " (padding ", options_.padding, ")");
+    g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1;
+    g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    return g;
+  }
+  detail::ConvGeometry geometry(const Tensor<T>& x) const { return geometry_of(x.shape()); }
+  static std::string join_name(const std::string& prefix, const char* name) { return nn::detail::join_name(prefix, name); }
+
+  index_t in_, out_;
+  Size2 kernel_;
+  Conv2dOptions options_;
+  Parameter<T> weight_, bias_;
+  detail::ConvGeometry g_{};
+  bool have_forward_ = false;
+  Tensor<T> y_;           // y: (N, C_out, OH, OW)
+  Tensor<T> cols_;        // cols: (N, C_in*kh*kw, OH*OW)
+  Tensor<T> dx_;          // dx: (N, C_in, H, W)
+  Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw, OH*OW), scratch
+  Tensor<T> partial_dw_;  // (threads, C_out, C_in*kh*kw)
+  Tensor<T> partial_db_;  // (threads, C_out)
+};
+
+namespace reference {
+
+// The seven loops of the definition: y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] *
+// x[n, c, i*sh - ph + u, j*sw - pw + v] (zero outside x). Slow and obviously right.
+template <class T>
+Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Size2 stride, Size2 padding) {
+  const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const index_t O = w.size(0), KH = w.size(2), KW = w.size(3);
+  const index_t OH = (H + 2 * padding.h - KH) / stride.h + 1, OW = (W + 2 * padding.w - KW) / stride.w + 1;
+  Tensor<T> y({N, O, OH, OW});
+  for (index_t n = 0; n < N; ++n)
+    for (index_t o = 0; o < O; ++o)
+      for (index_t i = 0; i < OH; ++i)
+        for (index_t j = 0; j < OW; ++j) {
+          double acc = b ? static_cast<double>((*b)(o)) : 0.0;
+          for (index_t c = 0; c < C; ++c)
+            for (index_t u = 0; u < KH; ++u)
+              for (index_t v = 0; v < KW; ++v) {
+                const index_t yy = i * stride.h - padding.h + u, xx = j * stride.w - padding.w + v;
+                if (yy >= 0 && yy < H && xx >= 0 && xx < W) acc += static_cast<double>(w(o, c, u, v) * x(n, c, yy, xx));
+              }
+          y(n, o, i, j) = static_cast<T>(acc);
+        }
+  return y;
+}
+
+// The same loops, differentiated: returns dx, and adds into dw and db.
+template <class T>
+Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& dy, Tensor<T>& dw, Tensor<T>* db,
+                          Size2 stride, Size2 padding) {
+  const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const index_t O = w.size(0), KH = w.size(2), KW = w.size(3), OH = dy.size(2), OW = dy.size(3);
+  Tensor<T> dx(x.shape());
+  for (index_t n = 0; n < N; ++n)
+    for (index_t o = 0; o < O; ++o)
+      for (index_t i = 0; i < OH; ++i)
+        for (index_t j = 0; j < OW; ++j) {
+          const T g = dy(n, o, i, j);
+          if (db) (*db)(o) += g;
+          for (index_t c = 0; c < C; ++c)
+            for (index_t u = 0; u < KH; ++u)
+              for (index_t v = 0; v < KW; ++v) {
+                const index_t yy = i * stride.h - padding.h + u, xx = j * stride.w - padding.w + v;
+                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                dw(o, c, u, v) += g * x(n, c, yy, xx);
+                dx(n, c, yy, xx) += g * w(o, c, u, v);
+              }
+        }
+  return dx;
+}
+
+}  // namespace reference
+}  // namespace ember::nn

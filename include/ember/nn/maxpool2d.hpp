@@ -1,0 +1,154 @@
+// nn::MaxPool2d(kernel_size, stride = kernel_size, padding = 0), as torch.nn.MaxPool2d
+// (dilation 1, floor mode). forward() keeps the argmax of every window; backward() routes dy
+// there. Ties go to the first maximum in the window (row-major), as in PyTorch.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <ostream>
+#include <optional>
+
+#include "ember/error.hpp"
+#include "ember/nn/conv2d.hpp"  // Size2
+#include "ember/nn/module.hpp"
+#include "ember/tensor.hpp"
+
+namespace ember::nn {
+
+namespace detail {
+
+struct PoolGeometry {
+  index_t planes, h, w;  // input (N*C planes of H x W)
+  index_t kh, kw, sh, sw, ph, pw;
+  index_t oh, ow;
+};
+
+// One plane: y[i, j] = max over the window, argmax[i, j] = its offset in the plane.
+template <class T>
+void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g) {
+  for (index_t i = 0; i < g.oh; ++i) {
+    const index_t y0 = i * g.sh - g.ph;
+    const index_t ys = std::max<index_t>(y0, 0), ye = std::min(y0 + g.kh, g.h);
+    for (index_t j = 0; j < g.ow; ++j) {
+      const index_t x0 = j * g.sw - g.pw;
+      const index_t xs = std::max<index_t>(x0, 0), xe = std::min(x0 + g.kw, g.w);
+      T best = -std::numeric_limits<T>::infinity();
+      index_t at = ys * g.w + xs;
+      for (index_t yy = ys; yy < ye; ++yy)
+        for (index_t xx = xs; xx < xe; ++xx) {
+          const T v = x[yy * g.w + xx];
+          if (v > best || std::isnan(v)) {  // strictly greater: the first maximum wins; NaN propagates
+            best = v;
+            at = yy * g.w + xx;
+            if (std::isnan(v)) yy = ye, xx = xe;
+          }
+        }
+      y[i * g.ow + j] = best;
+      argmax[i * g.ow + j] = static_cast<std::int32_t>(at);
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class T = float>
+class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
+ public:
+  explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0)
+      : kernel_(kernel_size), stride_(stride.value_or(kernel_size)), padding_(padding) {
+    ember::detail::check(kernel_.h > 0 && kernel_.w > 0 && stride_.h > 0 && stride_.w > 0, *this,
+                         ": kernel size and stride must be positive");
+    ember::detail::check(padding_.h >= 0 && padding_.w >= 0 && 2 * padding_.h <= kernel_.h && 2 * padding_.w <= kernel_.w,
+                         *this, ": padding must be between 0 and half the kernel size");
+  }
+
+  // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1.
+  const Tensor<T>& forward(const Tensor<T>& x) {
+    g_ = geometry_of(x.shape());
+    const index_t planes = g_.planes, in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow;
+    y_.resize_uninitialized({x.size(0), x.size(1), g_.oh, g_.ow});
+    argmax_.resize_uninitialized(y_.shape());
+    x_shape_ = x.shape();
+#pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
+    for (index_t p = 0; p < planes; ++p)
+      detail::maxpool_plane(x.data() + p * in_plane, y_.data() + p * out_plane, argmax_.data() + p * out_plane, g_);
+    have_forward_ = this->training_;
+    return y_;
+  }
+
+  // dx: (N, C, H, W), zero but at each window's argmax, where dy is added.
+  const Tensor<T>& backward(const Tensor<T>& dy) {
+    ember::detail::check(have_forward_, *this, ": backward() needs a forward() in train mode first");
+    ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
+                         dy.shape());
+    dx_.resize(x_shape_);
+    const index_t in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow;
+#pragma omp parallel for schedule(static) if (g_.planes * in_plane > (1 << 15))
+    for (index_t p = 0; p < g_.planes; ++p) {
+      T* dx = dx_.data() + p * in_plane;
+      const T* g = dy.data() + p * out_plane;
+      const std::int32_t* at = argmax_.data() + p * out_plane;
+      for (index_t i = 0; i < out_plane; ++i) dx[at[i]] += g[i];
+    }
+    return dx_;
+  }
+
+  Shape output_shape(const Shape& x) const {
+    const auto g = geometry_of(x);
+    return {x[0], x[1], g.oh, g.ow};
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const MaxPool2d& m) {
+    return out << "MaxPool2d(kernel_size=" << m.kernel_ << ", stride=" << m.stride_ << ", padding=" << m.padding_ << ")";
+  }
+
+ private:
+  detail::PoolGeometry geometry_of(const Shape& x) const {
+    ember::detail::check(x.dim() == 4, *this, ": expected input of shape (N, C, H, W), got ", x);
+    ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
+                         ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
+    detail::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
+    g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1;
+    g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    return g;
+  }
+
+  Size2 kernel_, stride_, padding_;
+  detail::PoolGeometry g_{};
+  Shape x_shape_;
+  bool have_forward_ = false;
+  Tensor<T> y_;                    // y: (N, C, OH, OW)
+  Tensor<std::int32_t> argmax_;    // argmax: (N, C, OH, OW), offsets within each H x W plane
+  Tensor<T> dx_;                   // dx: (N, C, H, W)
+};
+
+namespace reference {
+
+// max over every window, by the definition; returns y (ties and NaN as PyTorch).
+template <class T>
+Tensor<T> maxpool2d_forward(const Tensor<T>& x, Size2 k, Size2 s, Size2 p, Tensor<T>* dx = nullptr,
+                            const Tensor<T>* dy = nullptr) {
+  const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const index_t OH = (H + 2 * p.h - k.h) / s.h + 1, OW = (W + 2 * p.w - k.w) / s.w + 1;
+  Tensor<T> y({N, C, OH, OW});
+  if (dx) dx->resize(x.shape());
+  for (index_t n = 0; n < N; ++n)
+    for (index_t c = 0; c < C; ++c)
+      for (index_t i = 0; i < OH; ++i)
+        for (index_t j = 0; j < OW; ++j) {
+          T best = -std::numeric_limits<T>::infinity();
+          index_t by = -1, bx = -1;
+          for (index_t u = 0; u < k.h; ++u)
+            for (index_t v = 0; v < k.w; ++v) {
+              const index_t yy = i * s.h - p.h + u, xx = j * s.w - p.w + v;
+              if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+              if (by < 0 || x(n, c, yy, xx) > best) best = x(n, c, yy, xx), by = yy, bx = xx;
+            }
+          y(n, c, i, j) = best;
+          if (dx) (*dx)(n, c, by, bx) += (*dy)(n, c, i, j);  // backward: dy goes to the first maximum
+        }
+  return y;
+}
+
+}  // namespace reference
+}  // namespace ember::nn

@@ -1,0 +1,90 @@
+// The seed CNN as a user writes it: a struct holding its layers, forward and backward by hand.
+#include <ember/ember.hpp>
+#include <ember/nn/gradcheck.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+using namespace ember;
+
+namespace {
+
+template <class T = float>
+struct SeedCnn {
+  nn::Conv2d<T> conv1{1, 16, 3};
+  nn::ReLU<T> relu;
+  nn::MaxPool2d<T> pool{2};
+  nn::Flatten<T> flatten;
+  nn::Linear<T> fc{16 * 13 * 13, 10};
+
+  const Tensor<T>& forward(const Tensor<T>& x) {
+    return fc.forward(flatten.forward(pool.forward(relu.forward(conv1.forward(x)))));
+  }
+  const Tensor<T>& backward(const Tensor<T>& dlogits) {
+    return conv1.backward(relu.backward(pool.backward(flatten.backward(fc.backward(dlogits)))));
+  }
+  auto named_parameters() { return nn::named_parameters_of("conv1", conv1, "fc", fc); }
+  auto parameters() { return nn::parameters_of(*this); }
+  void zero_grad() {
+    conv1.zero_grad();
+    fc.zero_grad();
+  }
+  void train() {}
+  bool needs_input_grad() const { return conv1.needs_input_grad(); }
+};
+
+}  // namespace
+
+TEST_CASE("the seed CNN has PyTorch's 27,210 parameters", "[cnn]") {
+  SeedCnn<> model;
+  CHECK(nn::num_parameters(model) == 27210);
+}
+
+TEST_CASE("five Adam steps of the seed CNN match torch 1.13", "[cnn][golden]") {
+  const golden::File g("cnn_adam.txt");  // torch 1.13: the seed CNN, Adam(lr=1e-3), 5 steps on one batch of 4
+  SeedCnn<> model;
+  for (auto& [name, p] : model.named_parameters()) p.value = test::to_tensor(g[name]);
+  nn::CrossEntropyLoss<float> criterion;
+  optim::Adam optimizer(model.parameters(), {.lr = 1e-3});
+  const auto x = test::to_tensor(g["x"]);
+  const auto labels = test::to_labels(g["labels"]);
+  for (int step = 1; step <= 5; ++step) {
+    const float loss = criterion.forward(model.forward(x), labels);
+    CHECK(loss == Approx(g["loss" + std::to_string(step)].values[0]).epsilon(1e-5));
+    optimizer.zero_grad();
+    model.backward(criterion.backward());
+    optimizer.step();
+  }
+  for (auto& [name, p] : model.named_parameters()) {
+    INFO(name);
+    CHECK_CLOSE(p.value, g["final." + name]);
+  }
+}
+
+TEST_CASE("a whole small CNN passes the double-precision gradient check", "[cnn][gradcheck]") {
+  manual_seed(9);
+  // Conv(2->3, 3, padding 1) ReLU MaxPool(2) Flatten Linear(3*3*3 -> 4) on 7x7 inputs.
+  nn::Sequential model{nn::Conv2d<double>{2, 3, 3, {.padding = 1}}, nn::ReLU<double>{}, nn::MaxPool2d<double>{2},
+                       nn::Flatten<double>{}, nn::Linear<double>{27, 4}};
+  model.set_needs_input_grad(true);
+  Generator gen(10);
+  Tensor<double> x({2, 2, 7, 7});
+  for (index_t i = 0; i < x.numel(); ++i) x.data()[i] = gen.normal();
+  Tensor<std::int64_t> labels({2});
+  labels(0) = 1;
+  labels(1) = 3;
+  nn::CrossEntropyLoss<double> criterion;
+  const auto r = nn::gradcheck_loss(model, criterion, x, labels);
+  INFO(r.report);
+  CHECK(r.ok);
+}
+
+TEST_CASE("a CNN shape error names the layer that produced the bad input", "[cnn]") {
+  // Linear(2704, 10) fed the output of a Conv2d(1, 12, 3) + pool: (64, 2028).
+  nn::Sequential model{nn::Conv2d{1, 12, 3}, nn::MaxPool2d{2}, nn::Flatten{}, nn::Linear{2704, 10}};
+  const Tensor<float> x({64, 1, 28, 28});
+  CHECK_THROWS_WITH(model.forward(x), Catch::Contains("layer 3 forward: Linear(in_features=2704") &&
+                                          Catch::Contains("got (64, 2028)") &&
+                                          Catch::Contains("output of layer 2, Flatten"));
+}

@@ -1,0 +1,136 @@
+#include <ember/ember.hpp>
+#include <ember/nn/gradcheck.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "helpers.hpp"
+
+using namespace ember;
+
+namespace {
+
+template <class T>
+Tensor<T> random_tensor(Shape s, std::uint64_t seed) {
+  Generator g(seed);
+  Tensor<T> t(s);
+  for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(g.normal());
+  return t;
+}
+
+struct Config {
+  std::string prefix;
+  index_t in, out;
+  nn::Size2 kernel;
+  nn::Conv2dOptions options;
+};
+
+// The configurations of tests/golden/conv2d.txt (constructor calls in the file's comments).
+const Config golden_configs[] = {
+    {"seed.", 1, 16, 3, {}},
+    {"lenet1.", 1, 6, 5, {.padding = 2}},
+    {"lenet2.", 6, 16, 5, {}},
+    {"stride2.", 3, 4, 3, {.stride = 2, .padding = 1}},
+    {"pad2.", 3, 2, {3, 2}, {.stride = {1, 2}, .padding = 2}},
+    {"nobias.", 2, 3, 3, {.bias = false}},
+};
+
+}  // namespace
+
+TEST_CASE("Conv2d matches torch 1.13 nn.Conv2d forward and backward", "[conv2d][golden]") {
+  const golden::File g("conv2d.txt");  // computed with torch 1.13 nn.Conv2d
+  for (const auto& c : golden_configs) {
+    INFO("config " << c.prefix);
+    nn::Conv2d<float> conv(c.in, c.out, c.kernel, c.options);
+    conv.weight().value = test::to_tensor(g[c.prefix + "weight"]);
+    if (c.options.bias) conv.bias().value = test::to_tensor(g[c.prefix + "bias"]);
+    const auto x = test::to_tensor(g[c.prefix + "x"]);
+    CHECK_CLOSE(conv.forward(x), g[c.prefix + "y"]);
+    CHECK_CLOSE(conv.backward(test::to_tensor(g[c.prefix + "dy"])), g[c.prefix + "dx"]);
+    CHECK_CLOSE(conv.weight().grad, g[c.prefix + "dweight"]);
+    if (c.options.bias) CHECK_CLOSE(conv.bias().grad, g[c.prefix + "dbias"]);
+  }
+}
+
+TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd shapes", "[conv2d][reference]") {
+  struct Case {
+    Shape x;
+    index_t out;
+    nn::Size2 kernel;
+    nn::Conv2dOptions options;
+  };
+  const Case cases[] = {
+      {{1, 3, 5, 7}, 4, 3, {}},
+      {{3, 3, 5, 7}, 2, 3, {.stride = 2, .padding = 1}},
+      {{3, 1, 7, 5}, 5, {2, 3}, {.stride = {2, 1}, .padding = 2}},
+      {{1, 2, 5, 7}, 3, 5, {.padding = 2, .bias = false}},
+      {{3, 3, 6, 6}, 2, 1, {.stride = 3}},
+  };
+  manual_seed(4);
+  std::uint64_t seed = 100;
+  for (const auto& c : cases) {
+    INFO("x " << c.x << " kernel " << c.kernel << " stride " << c.options.stride << " padding " << c.options.padding);
+    nn::Conv2d<double> conv(c.x[1], c.out, c.kernel, c.options);
+    const auto x = random_tensor<double>(c.x, seed++);
+    const auto& y = conv.forward(x);
+    const Tensor<double>* b = c.options.bias ? &conv.bias().value : nullptr;
+    const auto y_ref = nn::reference::conv2d_forward(x, conv.weight().value, b, c.options.stride, c.options.padding);
+    REQUIRE(y.shape() == y_ref.shape());
+    CHECK((y.array() - y_ref.array()).abs().maxCoeff() < 1e-12);
+
+    const auto dy = random_tensor<double>(y.shape(), seed++);
+    const auto dx = conv.backward(dy);
+    Tensor<double> dw_ref(conv.weight().value.shape()), db_ref({c.out});
+    const auto dx_ref = nn::reference::conv2d_backward(x, conv.weight().value, dy, dw_ref,
+                                                       c.options.bias ? &db_ref : nullptr, c.options.stride,
+                                                       c.options.padding);
+    CHECK((dx.array() - dx_ref.array()).abs().maxCoeff() < 1e-12);
+    CHECK((conv.weight().grad.array() - dw_ref.array()).abs().maxCoeff() < 1e-12);
+    if (c.options.bias) CHECK((conv.bias().grad.array() - db_ref.array()).abs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("Conv2d passes the double-precision gradient check", "[conv2d][gradcheck]") {
+  manual_seed(5);
+  nn::Conv2d<double> seed_conv(1, 4, 3);
+  auto r = nn::gradcheck(seed_conv, random_tensor<double>({2, 1, 5, 6}, 1));
+  INFO(r.report);
+  CHECK(r.ok);
+  nn::Conv2d<double> strided(3, 2, {3, 2}, {.stride = {2, 1}, .padding = 1});
+  r = nn::gradcheck(strided, random_tensor<double>({3, 3, 5, 7}, 2));
+  INFO(r.report);
+  CHECK(r.ok);
+  CHECK(r.checked == 3 * 3 * 5 * 7 + 2 * 3 * 3 * 2 + 2);
+}
+
+TEST_CASE("Conv2d skips dx when its input needs no gradient", "[conv2d]") {
+  nn::Conv2d<float> conv(1, 2, 3);
+  conv.set_needs_input_grad(false);
+  const Tensor<float> x({2, 1, 5, 5});
+  Tensor<float> dy({2, 2, 3, 3});
+  dy.fill(1);
+  conv.forward(x);
+  CHECK(conv.backward(dy).numel() == 0);
+  CHECK(conv.bias().grad(1) == 18);
+}
+
+TEST_CASE("Conv2d names its shape errors", "[conv2d]") {
+  nn::Conv2d<float> conv(3, 8, 5);
+  const Tensor<float> gray({2, 1, 28, 28}), tiny({1, 3, 4, 4}), flat({2, 784});
+  CHECK_THROWS_WITH(conv.forward(gray), Catch::Contains("Conv2d(3, 8, kernel_size=(5, 5), stride=(1, 1))") &&
+                                            Catch::Contains("expected input of shape (N, 3, H, W), got (2, 1, 28, 28)"));
+  CHECK_THROWS_WITH(conv.forward(tiny), Catch::Contains("does not fit the padded input (1, 3, 4, 4)"));
+  CHECK_THROWS_WITH(conv.forward(flat), Catch::Contains("got (2, 784)"));
+  CHECK_THROWS_AS(nn::Conv2d<float>(1, 1, 3, {.stride = 0}), Error);
+  CHECK_THROWS_AS(nn::Conv2d<float>(1, 1, 0), Error);
+}
+
+TEST_CASE("Conv2d init follows PyTorch: U(+-1/sqrt(C_in*kh*kw)) for weight and bias", "[conv2d][random]") {
+  manual_seed(6);
+  nn::Conv2d<double> conv(6, 16, 5);
+  const double bound = 1.0 / std::sqrt(6.0 * 25);
+  CHECK(conv.weight().value.array().abs().maxCoeff() <= bound);
+  CHECK(conv.weight().value.array().abs().maxCoeff() > 0.98 * bound);
+  CHECK(conv.bias().value.array().abs().maxCoeff() <= bound);
+  const auto w = conv.weight().value.array();
+  CHECK(w.square().mean() == Approx(bound * bound / 3).epsilon(0.1));  // 2,400 samples of U(-b, b)
+}
