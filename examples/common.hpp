@@ -49,6 +49,7 @@ inline void parse_flags(CLI::App& app, int argc, char** argv) {
 
 inline void apply_common_flags(const Flags& f) {
   if (f.threads > 0) ember::set_num_threads(f.threads);
+  ember::set_flush_denormal(true);  // see docs/performance.md: denormals slow Adam's later epochs
   ember::manual_seed(f.seed);
 }
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <ostream>
 
-#include <Eigen/Core>
+#include "ember/detail/eigen.hpp"
 
 #include "ember/error.hpp"
 
@@ -169,11 +169,13 @@ class Tensor {
   void zero() { fill(T(0)); }
   void fill(T value) { std::fill_n(data_, numel(), value); }
 
-  // Same data, another shape of the same numel (no copy).
-  Tensor reshape(const Shape& shape) const {
+  // Same data, another shape of the same numel (no copy). The view must not outlive this
+  // tensor, so reshaping a temporary does not compile.
+  Tensor reshape(const Shape& shape) const& {
     detail::check(shape.numel() == numel(), "Tensor::reshape: cannot view shape ", shape_, " as ", shape);
     return view(data_, shape);
   }
+  Tensor reshape(const Shape& shape) && = delete;
 
   // The tensor as a (size(0), numel / size(0)) row-major matrix; a 1-d tensor is one row.
   MatrixMap matrix() { return MatrixMap(data_, rows(), cols()); }

@@ -2,28 +2,61 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 
-#include <Eigen/Core>
+#include "ember/detail/eigen.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
+#endif
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define EMBER_HAVE_MXCSR 1
 #endif
 
 namespace ember {
 
-// Threads for Eigen's GEMM and for ember's own loops over the batch (OpenMP). Without
-// OpenMP ember runs on one thread and this does nothing.
+using index_t = std::int64_t;
+
+// Threads for ember's loops (OpenMP): over the batch, over GEMM row blocks, over elements.
+// ember splits the work itself and runs each Eigen product on one thread (Eigen's own
+// threading is set to 1: on these small products it cost more than it gained, and it
+// allocates its buffers on every call). Without OpenMP ember runs on one thread.
 inline void set_num_threads(int n) {
   n = std::max(n, 1);
 #if defined(_OPENMP)
   omp_set_num_threads(n);
 #endif
-  Eigen::setNbThreads(n);
+  Eigen::setNbThreads(1);
 }
 inline int get_num_threads() {
 #if defined(_OPENMP)
   return omp_get_max_threads();
 #else
   return 1;
+#endif
+}
+
+// torch.set_flush_denormal: flush denormal floats to zero (FTZ) and read denormal inputs as zero
+// (DAZ), on this thread and on every OpenMP worker (the setting is per thread). Adam's moments
+// decay into the denormal range on pixels that are always zero (MNIST's borders), and
+// arithmetic on denormals is slow on x86; the examples and the epoch benchmark turn this on for
+// training. Returns false where the CPU has no such mode.
+inline bool set_flush_denormal(bool on) {
+#if defined(EMBER_HAVE_MXCSR)
+  const auto apply = [on] {
+    constexpr unsigned ftz_daz = 0x8040;
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? (csr | ftz_daz) : (csr & ~ftz_daz));
+  };
+  apply();
+#if defined(_OPENMP)
+#pragma omp parallel
+  apply();
+#endif
+  return true;
+#else
+  (void)on;
+  return false;
 #endif
 }
 
@@ -38,12 +71,33 @@ inline int thread_index() {
 #endif
 }
 
+// Splits [0, n) into one contiguous block per thread (fewer when a block would be smaller than
+// min_block; one when the whole job is smaller than parallel_min_work, as waking the other
+// threads costs more than it saves) and calls f(begin, end) for each, in parallel. The blocks depend only on n and the
+// thread count, so results are reproducible for a fixed thread count. Eigen products inside f
+// run single-threaded (Eigen sees the enclosing parallel region).
+inline index_t parallel_min_work = index_t{1} << 21;  // multiply-adds (or elements) of one job
+
+template <class F>
+void parallel_blocks(index_t n, index_t min_block, index_t work, F&& f) {
+  const index_t blocks = work < parallel_min_work
+                             ? 1
+                             : std::max<index_t>(1, std::min<index_t>(get_num_threads(), n / std::max<index_t>(min_block, 1)));
+  if (blocks == 1) {
+    f(index_t{0}, n);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(blocks))
+  for (index_t b = 0; b < blocks; ++b) f(n * b / blocks, n * (b + 1) / blocks);
+}
+
 // Eigen 3.4 sizes its GEMM blocks from the L1 size it detects. On CPUs that report a 48 KB
 // L1d (AMD Zen 4, recent Xeons) it picks blocks that make the (64 x 784) * (784 x 128)
 // product of the seed MLP ~10x slower than with 32 KB blocks. ember therefore caps the L1
 // size Eigen plans for at 32 KB, once, before main(). Define EMBER_KEEP_EIGEN_CACHE_SIZES
 // to leave Eigen's own choice alone. See docs/design.md.
 inline bool cap_eigen_l1_cache() {
+  Eigen::setNbThreads(1);  // see set_num_threads
 #if !defined(EMBER_KEEP_EIGEN_CACHE_SIZES)
   std::ptrdiff_t l1, l2, l3;
   Eigen::internal::manage_caching_sizes(Eigen::GetAction, &l1, &l2, &l3);
@@ -56,3 +110,5 @@ inline const bool eigen_cache_capped = cap_eigen_l1_cache();
 
 }  // namespace detail
 }  // namespace ember
+
+#undef EMBER_HAVE_MXCSR

@@ -35,6 +35,8 @@ class DataLoader {
     ember::detail::check(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
     ember::detail::check(dataset.size() > 0, "DataLoader: the dataset '", dataset.name, "' is empty");
     order_.resize(static_cast<std::size_t>(dataset.size()));
+    // ToTensor() divides by 255 (x * (1/255) can differ in the last bit): a table of the quotients.
+    for (int v = 0; v < 256; ++v) scale_[v] = static_cast<T>(v) / T(255);
     std::iota(order_.begin(), order_.end(), index_t{0});
   }
 
@@ -88,8 +90,7 @@ class DataLoader {
     for (index_t i = 0; i < count; ++i) {
       const index_t s = order_[static_cast<std::size_t>(first + i)];
       const std::uint8_t* px = dataset_->pixels.data() + s * per;
-      // ToTensor() divides by 255; x * (1/255) can differ from x / 255 in the last bit, so divide.
-      for (index_t j = 0; j < per; ++j) out[i * per + j] = static_cast<T>(px[j]) / T(255);
+      for (index_t j = 0; j < per; ++j) out[i * per + j] = scale_[px[j]];
       batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
     }
     loaded_ = b;
@@ -103,6 +104,7 @@ class DataLoader {
   std::vector<index_t> order_;
   Batch batch_;
   index_t loaded_ = -1;
+  T scale_[256];  // pixel value -> value / 255
 };
 
 }  // namespace ember::data

@@ -3,6 +3,7 @@
 // tests compare it with.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <string>
@@ -42,25 +43,39 @@ struct ConvGeometry {
   index_t out_plane() const { return oh * ow; }
 };
 
-// col: (C*kh*kw, OH*OW) of one sample x: (C, H, W); row (c, i, j) holds x[c, oh*sh - ph + i, ow*sw - pw + j].
+// The output columns ox in [lo, hi) whose input column ox*sw - pw + j lies inside [0, W).
+inline void valid_columns(const ConvGeometry& g, index_t j, index_t& lo, index_t& hi) {
+  const index_t first = g.pw - j;  // ox*sw >= pw - j
+  lo = first <= 0 ? 0 : (first + g.sw - 1) / g.sw;
+  const index_t last = g.w - 1 + g.pw - j;  // ox*sw <= W - 1 + pw - j
+  hi = last < 0 ? 0 : std::min(g.ow, last / g.sw + 1);
+  lo = std::min(lo, hi);
+}
+
+// col: (C*kh*kw, OH*OW) of one sample x: (C, H, W); row (c, i, j) holds x[c, oh*sh - ph + i, ow*sw - pw + j]
+// (zero outside x). The valid range of each output row is computed once, so the inner loop is
+// a plain (for stride 1, contiguous) copy.
 template <class T>
 void im2col(const T* x, T* col, const ConvGeometry& g) {
   for (index_t c = 0; c < g.c; ++c)
     for (index_t i = 0; i < g.kh; ++i)
       for (index_t j = 0; j < g.kw; ++j) {
         T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        index_t lo, hi;
+        valid_columns(g, j, lo, hi);
         for (index_t oy = 0; oy < g.oh; ++oy) {
           const index_t y = oy * g.sh - g.ph + i;
           T* out = row + oy * g.ow;
           if (y < 0 || y >= g.h) {
-            for (index_t ox = 0; ox < g.ow; ++ox) out[ox] = T(0);
+            std::fill_n(out, g.ow, T(0));
             continue;
           }
-          const T* in = x + (c * g.h + y) * g.w;
-          for (index_t ox = 0; ox < g.ow; ++ox) {
-            const index_t xx = ox * g.sw - g.pw + j;
-            out[ox] = (xx >= 0 && xx < g.w) ? in[xx] : T(0);
-          }
+          const T* in = x + (c * g.h + y) * g.w - g.pw + j;  // in[ox * sw] is x[c, y, ox*sw - pw + j]
+          std::fill_n(out, lo, T(0));
+          if (g.sw == 1) std::copy(in + lo, in + hi, out + lo);
+          else
+            for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox * g.sw];
+          std::fill(out + hi, out + g.ow, T(0));
         }
       }
 }
@@ -72,14 +87,18 @@ void col2im_add(const T* col, T* dx, const ConvGeometry& g) {
     for (index_t i = 0; i < g.kh; ++i)
       for (index_t j = 0; j < g.kw; ++j) {
         const T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        index_t lo, hi;
+        valid_columns(g, j, lo, hi);
         for (index_t oy = 0; oy < g.oh; ++oy) {
           const index_t y = oy * g.sh - g.ph + i;
           if (y < 0 || y >= g.h) continue;
-          T* out = dx + (c * g.h + y) * g.w;
+          T* out = dx + (c * g.h + y) * g.w - g.pw + j;
           const T* in = row + oy * g.ow;
-          for (index_t ox = 0; ox < g.ow; ++ox) {
-            const index_t xx = ox * g.sw - g.pw + j;
-            if (xx >= 0 && xx < g.w) out[xx] += in[ox];
+          if (g.sw == 1) {
+#pragma omp simd
+            for (index_t ox = lo; ox < hi; ++ox) out[ox] += in[ox];
+          } else {
+            for (index_t ox = lo; ox < hi; ++ox) out[ox * g.sw] += in[ox];
           }
         }
       }

@@ -9,6 +9,7 @@
 #include "ember/nn/module.hpp"
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 
@@ -36,10 +37,25 @@ class Linear : public Module<Linear<T>, T> {
   const Tensor<T>& forward(const Tensor<T>& x) {
     ember::detail::check(x.dim() == 2 && x.size(1) == in_features_, *this, ": expected input of shape (N, ",
                          in_features_, "), got ", x.shape(), x.dim() > 2 ? " (use nn::Flatten before it)" : "");
-    y_.resize_uninitialized({x.size(0), out_features_});
-    auto y = y_.matrix();
-    y.noalias() = x.matrix() * weight_.value.matrix().transpose();
-    if (has_bias_) y.rowwise() += bias_.value.matrix().row(0);
+    const index_t n = x.size(0);
+    y_.resize_uninitialized({n, out_features_});
+    const index_t work = n * in_features_ * out_features_;
+    if (this->training_) {
+      // Output features split among threads, one GEMM each: a thread reads and (in backward and
+      // in the optimizer's step) writes only its own rows of the weight, so they stay in its cache.
+      ember::detail::parallel_blocks(out_features_, 16, work, [&](index_t begin, index_t end) {
+        auto y = y_.matrix().middleCols(begin, end - begin);
+        y.noalias() = x.matrix() * weight_.value.matrix().middleRows(begin, end - begin).transpose();
+        if (has_bias_) y.rowwise() += bias_.value.matrix().row(0).segment(begin, end - begin);
+      });
+    } else {
+      // Inference: rows of the batch split among threads (contiguous output blocks).
+      ember::detail::parallel_blocks(n, 16, work, [&](index_t begin, index_t end) {
+        auto y = y_.matrix().middleRows(begin, end - begin);
+        y.noalias() = x.matrix().middleRows(begin, end - begin) * weight_.value.matrix().transpose();
+        if (has_bias_) y.rowwise() += bias_.value.matrix().row(0);
+      });
+    }
     x_ = this->training_ ? &x : nullptr;
     return y_;
   }
@@ -52,11 +68,18 @@ class Linear : public Module<Linear<T>, T> {
     ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
                          dy.shape());
     const auto dy_m = dy.matrix();
-    weight_.grad.matrix().noalias() += dy_m.transpose() * x_->matrix();
-    if (has_bias_) bias_.grad.matrix().row(0) += dy_m.colwise().sum();
+    // dweight's rows (output features) split among threads as in forward; each row's sum over
+    // the batch stays in one thread.
+    ember::detail::parallel_blocks(out_features_, 16, dy.size(0) * in_features_ * out_features_, [&](index_t begin, index_t end) {
+      const index_t rows = end - begin;
+      weight_.grad.matrix().middleRows(begin, rows).noalias() += dy_m.middleCols(begin, rows).transpose() * x_->matrix();
+      if (has_bias_) bias_.grad.matrix().row(0).segment(begin, rows) += dy_m.middleCols(begin, rows).colwise().sum();
+    });
     if (this->needs_input_grad_) {
       dx_.resize_uninitialized(x_->shape());
-      dx_.matrix().noalias() = dy_m * weight_.value.matrix();
+      ember::detail::parallel_blocks(dy.size(0), 16, dy.size(0) * in_features_ * out_features_, [&](index_t begin, index_t end) {
+        dx_.matrix().middleRows(begin, end - begin).noalias() = dy_m.middleRows(begin, end - begin) * weight_.value.matrix();
+      });
     } else {
       dx_.resize_uninitialized({0});
     }

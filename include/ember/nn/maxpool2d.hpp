@@ -23,9 +23,53 @@ struct PoolGeometry {
   index_t oh, ow;
 };
 
-// One plane: y[i, j] = max over the window, argmax[i, j] = its offset in the plane.
+// True when v replaces the current maximum cur: strictly greater (so the first maximum wins), or
+// the first NaN (PyTorch propagates NaN).
 template <class T>
-void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g) {
+inline bool replaces(T v, T cur) {
+  return (v > cur) | ((v != v) & (cur == cur));
+}
+
+// The seed CNN's case, 2x2 windows with stride 2 and no padding over planes of even height and
+// width, for `rows` output rows of all planes at once (output row r reads input rows 2r, 2r+1).
+// Two long loops that vectorise, instead of one per 13-wide output row:
+//   1. vertical: for each column, the larger of rows 2r and 2r + 1 (upper wins a tie), and the
+//      winner's offset in x;
+//   2. horizontal: for each pair of columns, the larger; on a tie the one earlier in row-major
+//      order (the smaller offset), so the result is the first maximum of the window, as
+//      PyTorch's scan finds it.
+// vmax, voff: (rows, W) scratch. argmax gets offsets in x.
+template <class T>
+void maxpool_2x2_even(const T* x, T* y, std::int32_t* argmax, T* vmax, std::int32_t* voff, index_t rows, index_t w) {
+#pragma omp parallel for schedule(static) if (rows * w > (1 << 15))
+  for (index_t r = 0; r < rows; ++r) {
+    const T* upper = x + 2 * r * w;
+    const T* lower = upper + w;
+    T* vm = vmax + r * w;
+    std::int32_t* vo = voff + r * w;
+    const auto upper_offset = static_cast<std::int32_t>(2 * r * w), wi = static_cast<std::int32_t>(w);
+#pragma omp simd
+    for (index_t c = 0; c < w; ++c) {
+      const bool low = replaces(lower[c], upper[c]);
+      vm[c] = low ? lower[c] : upper[c];
+      vo[c] = upper_offset + static_cast<std::int32_t>(c) + (low ? wi : 0);
+    }
+  }
+  const index_t n = rows * (w / 2);
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+  for (index_t k = 0; k < n; ++k) {
+    const T left = vmax[2 * k], right = vmax[2 * k + 1];
+    const std::int32_t lo = voff[2 * k], ro = voff[2 * k + 1];
+    const bool take_right = replaces(right, left) | ((right == left) & (ro < lo));
+    y[k] = take_right ? right : left;
+    argmax[k] = take_right ? ro : lo;
+  }
+}
+
+// Any window, one plane: y[i, j] = max over the window, argmax[i, j] = its offset in x (the
+// plane starts at x + plane_offset).
+template <class T>
+void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g, index_t plane_offset) {
   for (index_t i = 0; i < g.oh; ++i) {
     const index_t y0 = i * g.sh - g.ph;
     const index_t ys = std::max<index_t>(y0, 0), ye = std::min(y0 + g.kh, g.h);
@@ -37,14 +81,13 @@ void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g
       for (index_t yy = ys; yy < ye; ++yy)
         for (index_t xx = xs; xx < xe; ++xx) {
           const T v = x[yy * g.w + xx];
-          if (v > best || std::isnan(v)) {  // strictly greater: the first maximum wins; NaN propagates
+          if (replaces(v, best)) {
             best = v;
             at = yy * g.w + xx;
-            if (std::isnan(v)) yy = ye, xx = xe;
           }
         }
       y[i * g.ow + j] = best;
-      argmax[i * g.ow + j] = static_cast<std::int32_t>(at);
+      argmax[i * g.ow + j] = static_cast<std::int32_t>(plane_offset + at);
     }
   }
 }
@@ -65,13 +108,25 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
   // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1.
   const Tensor<T>& forward(const Tensor<T>& x) {
     g_ = geometry_of(x.shape());
+    ember::detail::check(x.numel() < (index_t{1} << 31), *this, ": inputs of 2^31 elements or more are not supported, got ",
+                         x.shape());
     const index_t planes = g_.planes, in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow;
     y_.resize_uninitialized({x.size(0), x.size(1), g_.oh, g_.ow});
     argmax_.resize_uninitialized(y_.shape());
     x_shape_ = x.shape();
+    const bool k2s2_even = g_.kh == 2 && g_.kw == 2 && g_.sh == 2 && g_.sw == 2 && g_.ph == 0 && g_.pw == 0 &&
+                           g_.h % 2 == 0 && g_.w % 2 == 0;
+    if (k2s2_even) {
+      const index_t rows = planes * g_.oh;
+      vmax_.resize_uninitialized({rows, g_.w});
+      voff_.resize_uninitialized({rows, g_.w});
+      detail::maxpool_2x2_even(x.data(), y_.data(), argmax_.data(), vmax_.data(), voff_.data(), rows, g_.w);
+    } else {
 #pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
-    for (index_t p = 0; p < planes; ++p)
-      detail::maxpool_plane(x.data() + p * in_plane, y_.data() + p * out_plane, argmax_.data() + p * out_plane, g_);
+      for (index_t p = 0; p < planes; ++p)
+        detail::maxpool_plane(x.data() + p * in_plane, y_.data() + p * out_plane, argmax_.data() + p * out_plane, g_,
+                              p * in_plane);
+    }
     have_forward_ = this->training_;
     return y_;
   }
@@ -81,11 +136,12 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
     ember::detail::check(have_forward_, *this, ": backward() needs a forward() in train mode first");
     ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
                          dy.shape());
-    dx_.resize(x_shape_);
+    dx_.resize_uninitialized(x_shape_);
     const index_t in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow;
 #pragma omp parallel for schedule(static) if (g_.planes * in_plane > (1 << 15))
-    for (index_t p = 0; p < g_.planes; ++p) {
-      T* dx = dx_.data() + p * in_plane;
+    for (index_t p = 0; p < g_.planes; ++p) {  // a plane's windows touch only that plane: no races
+      std::fill_n(dx_.data() + p * in_plane, in_plane, T(0));
+      T* dx = dx_.data();
       const T* g = dy.data() + p * out_plane;
       const std::int32_t* at = argmax_.data() + p * out_plane;
       for (index_t i = 0; i < out_plane; ++i) dx[at[i]] += g[i];
@@ -118,8 +174,10 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
   Shape x_shape_;
   bool have_forward_ = false;
   Tensor<T> y_;                    // y: (N, C, OH, OW)
-  Tensor<std::int32_t> argmax_;    // argmax: (N, C, OH, OW), offsets within each H x W plane
+  Tensor<std::int32_t> argmax_;    // argmax: (N, C, OH, OW), offsets in x
   Tensor<T> dx_;                   // dx: (N, C, H, W)
+  Tensor<T> vmax_;                 // vmax: (N*C*OH, W), scratch of the 2x2 kernel
+  Tensor<std::int32_t> voff_;      // voff: (N*C*OH, W), offsets in x of the vertical winners
 };
 
 namespace reference {

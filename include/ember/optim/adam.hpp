@@ -7,10 +7,13 @@
 //   p = p - lr / (1 - beta1^t) * m / denom
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include "ember/detail/eigen.hpp"
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -50,31 +53,22 @@ class Adam {
 
   void step() {
     ++step_;
-    const auto [beta1_d, beta2_d] = options_.betas;
-    const T beta1 = static_cast<T>(beta1_d), beta2 = static_cast<T>(beta2_d);
-    const T one_minus_beta1 = static_cast<T>(1 - beta1_d), one_minus_beta2 = static_cast<T>(1 - beta2_d);
-    const T wd = static_cast<T>(options_.weight_decay), eps = static_cast<T>(options_.eps);
+    const auto [beta1, beta2] = options_.betas;
     const double t = static_cast<double>(step_);
-    const T step_size = static_cast<T>(options_.lr / (1 - std::pow(beta1_d, t)));
-    const T bias_correction2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(beta2_d, t)));
-    const bool amsgrad = options_.amsgrad;
+    const Constants c{static_cast<T>(beta1),
+                      static_cast<T>(1 - beta1),
+                      static_cast<T>(beta2),
+                      static_cast<T>(1 - beta2),
+                      static_cast<T>(options_.weight_decay),
+                      static_cast<T>(options_.eps),
+                      static_cast<T>(options_.lr / (1 - std::pow(beta1, t))),
+                      static_cast<T>(std::sqrt(1 - std::pow(beta2, t)))};
+    const bool decay = options_.weight_decay != 0;
     for (std::size_t k = 0; k < params_.size(); ++k) {
-      T* p = params_[k]->value.data();
-      const T* grad = params_[k]->grad.data();
-      T* m = exp_avg_[k].data();
-      T* v = exp_avg_sq_[k].data();
-      T* vmax = max_exp_avg_sq_[k].data();
-      const index_t n = params_[k]->value.numel();
-#pragma omp simd
-      for (index_t i = 0; i < n; ++i) {
-        const T g = wd != T(0) ? grad[i] + wd * p[i] : grad[i];
-        m[i] = m[i] * beta1 + one_minus_beta1 * g;
-        v[i] = v[i] * beta2 + one_minus_beta2 * g * g;
-        T second = v[i];
-        if (amsgrad) second = vmax[i] = std::max(vmax[i], v[i]);
-        const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
-      }
+      Slot s{params_[k]->value.data(), params_[k]->grad.data(), exp_avg_[k].data(), exp_avg_sq_[k].data(),
+             max_exp_avg_sq_[k].data(), params_[k]->value.numel()};
+      if (options_.amsgrad) decay ? update<true, true>(s, c) : update<true, false>(s, c);
+      else decay ? update<false, true>(s, c) : update<false, false>(s, c);
     }
   }
 
@@ -93,6 +87,49 @@ class Adam {
   void set_step_count(std::int64_t step) { step_ = step; }
 
  private:
+  struct Constants {
+    T beta1, one_minus_beta1, beta2, one_minus_beta2, weight_decay, eps, step_size, bias_correction2_sqrt;
+  };
+  struct Slot {
+    T* p;
+    const T* grad;
+    T* m;
+    T* v;
+    T* vmax;
+    index_t n;
+  };
+
+  // A parameter in chunks that stay in L1 (OpenMP splits them among threads); each chunk in
+  // Eigen array expressions, which vectorise (a plain loop calling std::sqrt does not, because
+  // of errno). Element-wise, so the result does not depend on the number of threads.
+  template <bool Amsgrad, bool Decay>
+  static void update(const Slot& s, const Constants& c) {
+    using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    constexpr index_t chunk = 2048;
+    const index_t chunks = (s.n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
+    for (index_t k = 0; k < chunks; ++k) {
+      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+      Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
+      ConstMap grad(s.grad + first, len);
+      if constexpr (Decay) {
+        m = m * c.beta1 + c.one_minus_beta1 * (grad + c.weight_decay * p);
+        v = v * c.beta2 + c.one_minus_beta2 * (grad + c.weight_decay * p).square();
+      } else {
+        m = m * c.beta1 + c.one_minus_beta1 * grad;
+        v = v * c.beta2 + c.one_minus_beta2 * grad.square();
+      }
+      if constexpr (Amsgrad) {
+        Map vmax(s.vmax + first, len);
+        vmax = vmax.max(v);
+        p -= c.step_size * (m / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps));
+      } else {
+        p -= c.step_size * (m / (v.sqrt() / c.bias_correction2_sqrt + c.eps));
+      }
+    }
+  }
+
   std::vector<nn::Parameter<T>*> params_;
   AdamOptions options_;
   std::vector<Tensor<T>> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;

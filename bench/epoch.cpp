@@ -1,0 +1,100 @@
+// One full training epoch of each seed model, the way the examples train (batch 64, shuffled,
+// zero_grad / forward / loss / backward / step), and the MLP's inference throughput. Needs
+// MNIST_DIR (falls back to 60,000 random images).
+#include "common.hpp"
+
+namespace {
+using namespace bench;
+
+const data::ImageDataset& train_set() {
+  static const data::ImageDataset ds = [] {
+    if (const auto& real = mnist_train()) return *real;
+    data::ImageDataset fake;
+    fake.height = fake.width = 28;
+    Generator g(0);
+    for (int i = 0; i < 60000 * 784; ++i) fake.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
+    for (int i = 0; i < 60000; ++i) fake.labels.push_back(static_cast<std::uint8_t>(g.below(10)));
+    return fake;
+  }();
+  return ds;
+}
+
+struct SeedCnn {
+  nn::Conv2d<> conv1{1, 16, 3};
+  nn::ReLU<> relu;
+  nn::MaxPool2d<> pool{2};
+  nn::Flatten<> flatten;
+  nn::Linear<> fc{16 * 13 * 13, 10};
+  SeedCnn() { conv1.set_needs_input_grad(false); }
+  const Tensor<>& forward(const Tensor<>& x) {
+    return fc.forward(flatten.forward(pool.forward(relu.forward(conv1.forward(x)))));
+  }
+  void backward(const Tensor<>& d) { conv1.backward(relu.backward(pool.backward(flatten.backward(fc.backward(d))))); }
+  auto named_parameters() { return nn::named_parameters_of("conv1", conv1, "fc", fc); }
+  auto parameters() { return nn::parameters_of(*this); }
+};
+
+auto make_lenet() {
+  return nn::Sequential{nn::Conv2d{1, 6, 5, {.padding = 2}}, nn::ReLU{}, nn::MaxPool2d{2}, nn::Conv2d{6, 16, 5},
+                        nn::ReLU{}, nn::MaxPool2d{2}, nn::Flatten{}, nn::Linear{400, 120}, nn::ReLU{},
+                        nn::Linear{120, 84}, nn::ReLU{}, nn::Linear{84, 10}};
+}
+
+template <class Model, class Optimizer>
+void train_epochs(benchmark::State& state, Model& model, Optimizer& optimizer) {
+  data::DataLoader loader(train_set(), {.batch_size = 64, .shuffle = true, .seed = 0});
+  nn::CrossEntropyLoss criterion;
+  for (auto _ : state) {
+    for (const auto& [images, labels] : loader) {
+      const auto& logits = model.forward(images);
+      benchmark::DoNotOptimize(criterion.forward(logits, labels));
+      optimizer.zero_grad();
+      model.backward(criterion.backward());
+      optimizer.step();
+    }
+  }
+  state.counters["images/s"] = benchmark::Counter(60000.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class MakeModel>
+void epoch_adam(benchmark::State& state, MakeModel make) {
+  setup_threads();
+  manual_seed(0);
+  auto model = make();
+  optim::Adam optimizer(model.parameters(), {.lr = 1e-3});
+  train_epochs(state, model, optimizer);
+}
+
+void epoch_sgd_mlp(benchmark::State& state) {
+  setup_threads();
+  manual_seed(0);
+  nn::Sequential model{nn::Flatten{}, nn::Linear{784, 128}, nn::ReLU{}, nn::Linear{128, 64}, nn::ReLU{}, nn::Linear{64, 10}};
+  optim::SGD optimizer(model.parameters(), {.lr = 0.01});
+  train_epochs(state, model, optimizer);
+}
+
+void inference_mlp(benchmark::State& state) {
+  setup_threads();
+  manual_seed(0);
+  const index_t batch = state.range(0);
+  nn::Sequential model{nn::Flatten{}, nn::Linear{784, 128}, nn::ReLU{}, nn::Linear{128, 10}};
+  model.eval();
+  const auto x = mnist_batch(batch).images;
+  for (auto _ : state) benchmark::DoNotOptimize(model.forward(x).data());
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+auto mlp(index_t hidden) {
+  return [hidden] { return nn::Sequential{nn::Flatten{}, nn::Linear{784, hidden}, nn::ReLU{}, nn::Linear{hidden, 10}}; };
+}
+}  // namespace
+
+BENCHMARK_CAPTURE(epoch_adam, mlp_784_128_10, mlp(128))->Name("epoch/mlp_784_128_10")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK_CAPTURE(epoch_adam, mlp_784_50_10, mlp(50))->Name("epoch/mlp_784_50_10")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK_CAPTURE(epoch_adam, mlp_784_512_256_10, [] {
+  return nn::Sequential{nn::Flatten{}, nn::Linear{784, 512}, nn::ReLU{}, nn::Linear{512, 256}, nn::ReLU{}, nn::Linear{256, 10}};
+})->Name("epoch/mlp_784_512_256_10")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK(epoch_sgd_mlp)->Name("epoch/mlp_784_128_64_10_sgd")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK_CAPTURE(epoch_adam, cnn_seed, [] { return SeedCnn{}; })->Name("epoch/cnn_seed")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK_CAPTURE(epoch_adam, lenet5, make_lenet)->Name("epoch/lenet5")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK(inference_mlp)->Name("inference/mlp_784_128_10")->ArgName("batch")->Arg(1000)->Unit(benchmark::kMicrosecond);

@@ -1,0 +1,79 @@
+// The seed models as the tests and benchmarks build them (examples/ has the user-facing ones).
+#pragma once
+
+#include <ember/ember.hpp>
+
+namespace test {
+
+// The seed CNN as a user writes it: Conv2d(1, 16, 3) ReLU MaxPool2d(2) Flatten Linear(2704, 10).
+template <class T = float>
+struct SeedCnn {
+  ember::nn::Conv2d<T> conv1{1, 16, 3};
+  ember::nn::ReLU<T> relu;
+  ember::nn::MaxPool2d<T> pool{2};
+  ember::nn::Flatten<T> flatten;
+  ember::nn::Linear<T> fc{16 * 13 * 13, 10};
+
+  SeedCnn() { conv1.set_needs_input_grad(false); }
+  const ember::Tensor<T>& forward(const ember::Tensor<T>& x) {
+    return fc.forward(flatten.forward(pool.forward(relu.forward(conv1.forward(x)))));
+  }
+  const ember::Tensor<T>& backward(const ember::Tensor<T>& dlogits) {
+    return conv1.backward(relu.backward(pool.backward(flatten.backward(fc.backward(dlogits)))));
+  }
+  auto named_parameters() { return ember::nn::named_parameters_of("conv1", conv1, "fc", fc); }
+  auto parameters() { return ember::nn::parameters_of(*this); }
+  void zero_grad() {
+    conv1.zero_grad();
+    fc.zero_grad();
+  }
+  void train(bool on = true) {
+    conv1.train(on), relu.train(on), pool.train(on), flatten.train(on), fc.train(on);
+  }
+  void eval() { train(false); }
+  bool needs_input_grad() const { return conv1.needs_input_grad(); }
+};
+
+template <class T = float>
+auto make_seed_mlp() {
+  using namespace ember::nn;
+  return Sequential{Flatten<T>{}, Linear<T>{784, 128}, ReLU<T>{}, Linear<T>{128, 10}};
+}
+
+template <class T = float>
+auto make_lenet() {
+  using namespace ember::nn;
+  return Sequential{Conv2d<T>{1, 6, 5, {.padding = 2}}, ReLU<T>{}, MaxPool2d<T>{2}, Conv2d<T>{6, 16, 5}, ReLU<T>{},
+                    MaxPool2d<T>{2}, Flatten<T>{}, Linear<T>{400, 120}, ReLU<T>{}, Linear<T>{120, 84}, ReLU<T>{},
+                    Linear<T>{84, 10}};
+}
+
+// n made-up MNIST-shaped samples (pixels and labels from a seed), for tests that need no real data.
+inline ember::data::ImageDataset fake_mnist(ember::index_t n, std::uint64_t seed = 0) {
+  ember::data::ImageDataset ds;
+  ds.name = "fake MNIST";
+  ds.height = ds.width = 28;
+  ember::Generator g(seed);
+  ds.pixels.resize(static_cast<std::size_t>(n * 784));
+  for (auto& p : ds.pixels) p = static_cast<std::uint8_t>(g.below(256));
+  ds.labels.resize(static_cast<std::size_t>(n));
+  for (auto& l : ds.labels) l = static_cast<std::uint8_t>(g.below(10));
+  return ds;
+}
+
+// Trains `steps` steps (or the whole epoch) the way the examples do.
+template <class Model, class Optimizer, class Loader>
+void train_steps(Model& model, Optimizer& optimizer, Loader& loader, int steps) {
+  ember::nn::CrossEntropyLoss<float> criterion;
+  int done = 0;
+  for (const auto& [images, labels] : loader) {
+    if (done++ == steps) break;
+    const auto& logits = model.forward(images);
+    criterion.forward(logits, labels);
+    optimizer.zero_grad();
+    model.backward(criterion.backward());
+    optimizer.step();
+  }
+}
+
+}  // namespace test
