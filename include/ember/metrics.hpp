@@ -39,7 +39,7 @@ void for_each_prediction(Model& model, const data::ImageDataset& dataset, index_
 
 // The fraction of samples whose largest logit is the label, in [0, 1].
 template <class Model>
-double accuracy(Model& model, const data::ImageDataset& dataset, index_t batch_size = 1000) {
+double accuracy(Model& model, const data::ImageDataset& dataset, index_t batch_size = 256) {
   index_t correct = 0;
   detail::for_each_prediction(model, dataset, batch_size, [&](index_t p, std::int64_t y) { correct += p == y; });
   return static_cast<double>(correct) / static_cast<double>(dataset.size());
@@ -48,7 +48,7 @@ double accuracy(Model& model, const data::ImageDataset& dataset, index_t batch_s
 // counts[label][predicted] over the dataset, for num_classes classes.
 template <class Model>
 std::vector<std::vector<index_t>> confusion_matrix(Model& model, const data::ImageDataset& dataset,
-                                                   index_t num_classes = 10, index_t batch_size = 1000) {
+                                                   index_t num_classes = 10, index_t batch_size = 256) {
   std::vector<std::vector<index_t>> counts(num_classes, std::vector<index_t>(num_classes, 0));
   detail::for_each_prediction(model, dataset, batch_size, [&](index_t p, std::int64_t y) {
     if (p < num_classes && y >= 0 && y < num_classes) ++counts[y][p];
