@@ -673,11 +673,15 @@ def fmt_value(kind, v):
     return f"{v:,.0f} img/s"
 
 
+def fmt_ratio(v):
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"
+
+
 def make_table(results):
     lines = ["| kernel | ember | PyTorch | ratio (ember/PyTorch time; inference: ember/PyTorch images/s) |",
              "|---|---|---|---|"]
     for r in results:
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        ratio = "-" if r["ratio"] is None else fmt_ratio(r["ratio"])
         if r["kind"] == "throughput" and r["ratio"] is not None:
             ratio += " (throughput, higher is better)"
         mark = " (!)" if r.get("loaded") else ""
@@ -698,11 +702,12 @@ def make_plot(path, results, title):
     rows = [r for r in results if r["ratio"] is not None]
     labels, values = [], []
     for r in rows:
+        mark = " (!)" if r.get("loaded") else ""
         if r["kind"] == "throughput":
-            labels.append(f"{r['name']}  (PyTorch/ember images/s)")
+            labels.append(f"{r['name']}  (PyTorch/ember images/s){mark}")
             values.append(1.0 / r["ratio"])
         else:
-            labels.append(r["name"])
+            labels.append(r["name"] + mark)
             values.append(r["ratio"])
     height = max(3.0, 0.3 * len(rows) + 1.6)
     fig, ax = plt.subplots(figsize=(11, height))
@@ -713,7 +718,11 @@ def make_plot(path, results, title):
     else:
         y = list(range(len(rows)))[::-1]  # first row at the top
         colors = ["tab:green" if v <= 1.0 else "tab:red" for v in values]
-        ax.barh(y, values, color=colors, height=0.7)
+        bars = ax.barh(y, values, color=colors, height=0.7)
+        for bar, r in zip(bars, rows):
+            if r.get("loaded"):
+                bar.set_hatch("//")
+                bar.set_alpha(0.5)
         ax.set_yticks(y)
         ax.set_yticklabels(labels, fontsize=8)
         lo, hi = min(values + [1.0]), max(values + [1.0])
@@ -724,14 +733,17 @@ def make_plot(path, results, title):
             ax.set_xlim(0, hi * 1.18)
         ax.axvline(1.0, color="black", linestyle="--", linewidth=1, label="1.0 = as fast as PyTorch")
         for yi, v in zip(y, values):
-            ax.text(v, yi, f" {v:.2f}", va="center", fontsize=7)
+            ax.text(v, yi, " " + fmt_ratio(v), va="center", fontsize=7)
         ax.set_xlabel("ember time / PyTorch time  (lower is better for ember; "
                       "throughput rows: PyTorch / ember images/s)")
-        ax.legend(loc="lower right", fontsize=8)
+        if any(r.get("loaded") for r in rows):
+            ax.plot([], [], " ", label="(!) hatched: machine was busy, PyTorch time not trustworthy")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / (height - 0.9)), ncol=2, fontsize=8,
+                  frameon=False)
         ax.grid(axis="x", alpha=0.3)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

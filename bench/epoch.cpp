@@ -2,6 +2,7 @@
 // zero_grad / forward / loss / backward / step), and the MLP's inference throughput. Needs
 // MNIST_DIR (falls back to 60,000 random images).
 #include "common.hpp"
+#include "models.hpp"  // tests/support: the seed CNN and LeNet-5
 
 namespace {
 using namespace bench;
@@ -17,27 +18,6 @@ const data::ImageDataset& train_set() {
     return fake;
   }();
   return ds;
-}
-
-struct SeedCnn {
-  nn::Conv2d<> conv1{1, 16, 3};
-  nn::ReLU<> relu;
-  nn::MaxPool2d<> pool{2};
-  nn::Flatten<> flatten;
-  nn::Linear<> fc{16 * 13 * 13, 10};
-  SeedCnn() { conv1.set_needs_input_grad(false); }
-  const Tensor<>& forward(const Tensor<>& x) {
-    return fc.forward(flatten.forward(pool.forward(relu.forward(conv1.forward(x)))));
-  }
-  void backward(const Tensor<>& d) { conv1.backward(relu.backward(pool.backward(flatten.backward(fc.backward(d))))); }
-  auto named_parameters() { return nn::named_parameters_of("conv1", conv1, "fc", fc); }
-  auto parameters() { return nn::parameters_of(*this); }
-};
-
-auto make_lenet() {
-  return nn::Sequential{nn::Conv2d{1, 6, 5, {.padding = 2}}, nn::ReLU{}, nn::MaxPool2d{2}, nn::Conv2d{6, 16, 5},
-                        nn::ReLU{}, nn::MaxPool2d{2}, nn::Flatten{}, nn::Linear{400, 120}, nn::ReLU{},
-                        nn::Linear{120, 84}, nn::ReLU{}, nn::Linear{84, 10}};
 }
 
 template <class Model, class Optimizer>
@@ -95,6 +75,6 @@ BENCHMARK_CAPTURE(epoch_adam, mlp_784_512_256_10, [] {
   return nn::Sequential{nn::Flatten{}, nn::Linear{784, 512}, nn::ReLU{}, nn::Linear{512, 256}, nn::ReLU{}, nn::Linear{256, 10}};
 })->Name("epoch/mlp_784_512_256_10")->Unit(benchmark::kSecond)->Iterations(3);
 BENCHMARK(epoch_sgd_mlp)->Name("epoch/mlp_784_128_64_10_sgd")->Unit(benchmark::kSecond)->Iterations(3);
-BENCHMARK_CAPTURE(epoch_adam, cnn_seed, [] { return SeedCnn{}; })->Name("epoch/cnn_seed")->Unit(benchmark::kSecond)->Iterations(3);
-BENCHMARK_CAPTURE(epoch_adam, lenet5, make_lenet)->Name("epoch/lenet5")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK_CAPTURE(epoch_adam, cnn_seed, [] { return test::SeedCnn<>{}; })->Name("epoch/cnn_seed")->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK_CAPTURE(epoch_adam, lenet5, [] { return test::make_lenet(); })->Name("epoch/lenet5")->Unit(benchmark::kSecond)->Iterations(3);
 BENCHMARK(inference_mlp)->Name("inference/mlp_784_128_10")->ArgName("batch")->Arg(1000)->Unit(benchmark::kMicrosecond);

@@ -6,27 +6,13 @@
 // Exit code 77 (ctest: skipped, with the reason printed) when MNIST_DIR does not hold the data.
 #include <ember/ember.hpp>
 
+#include "models.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 using namespace ember;
-
-// The seed CNN, as a user writes it (examples/mnist_cnn.cpp has the same struct).
-struct SeedCnn {
-  nn::Conv2d<> conv1{1, 16, 3};
-  nn::ReLU<> relu;
-  nn::MaxPool2d<> pool{2};
-  nn::Flatten<> flatten;
-  nn::Linear<> fc{16 * 13 * 13, 10};
-  SeedCnn() { conv1.set_needs_input_grad(false); }
-  const Tensor<>& forward(const Tensor<>& x) {
-    return fc.forward(flatten.forward(pool.forward(relu.forward(conv1.forward(x)))));
-  }
-  void backward(const Tensor<>& d) { conv1.backward(relu.backward(pool.backward(flatten.backward(fc.backward(d))))); }
-  auto named_parameters() { return nn::named_parameters_of("conv1", conv1, "fc", fc); }
-  auto parameters() { return nn::parameters_of(*this); }
-};
 
 template <class Model>
 bool trains_to(const char* name, Model& model, const data::ImageDataset& train, const data::ImageDataset& test,
@@ -58,16 +44,14 @@ int main() {
   const auto test = data::Mnist::load(dir, data::Split::test);
   // Each model from seed 0, as the examples build them with their default --seed 0.
   manual_seed(0);
-  nn::Sequential seed{nn::Flatten{}, nn::Linear{784, 128}, nn::ReLU{}, nn::Linear{128, 10}};
+  auto seed = test::make_seed_mlp();
   manual_seed(0);
   nn::Sequential wide{nn::Flatten{}, nn::Linear{784, 512}, nn::ReLU{}, nn::Linear{512, 256}, nn::ReLU{},
                       nn::Linear{256, 10}};
   manual_seed(0);
-  SeedCnn cnn;
+  test::SeedCnn<> cnn;
   manual_seed(0);
-  auto lenet = nn::Sequential{nn::Conv2d{1, 6, 5, {.padding = 2}}, nn::ReLU{}, nn::MaxPool2d{2}, nn::Conv2d{6, 16, 5},
-                              nn::ReLU{}, nn::MaxPool2d{2}, nn::Flatten{}, nn::Linear{400, 120}, nn::ReLU{},
-                              nn::Linear{120, 84}, nn::ReLU{}, nn::Linear{84, 10}};
+  auto lenet = test::make_lenet();
   bool ok = trains_to("MLP 784-128-10", seed, train, test, 0.940);
   ok &= trains_to("MLP 784-512-256-10", wide, train, test, 0.950);
   ok &= trains_to("seed CNN", cnn, train, test, 0.960);

@@ -5,36 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include "helpers.hpp"
+#include "models.hpp"
 
 using namespace ember;
 
-namespace {
-
-template <class T = float>
-struct SeedCnn {
-  nn::Conv2d<T> conv1{1, 16, 3};
-  nn::ReLU<T> relu;
-  nn::MaxPool2d<T> pool{2};
-  nn::Flatten<T> flatten;
-  nn::Linear<T> fc{16 * 13 * 13, 10};
-
-  const Tensor<T>& forward(const Tensor<T>& x) {
-    return fc.forward(flatten.forward(pool.forward(relu.forward(conv1.forward(x)))));
-  }
-  const Tensor<T>& backward(const Tensor<T>& dlogits) {
-    return conv1.backward(relu.backward(pool.backward(flatten.backward(fc.backward(dlogits)))));
-  }
-  auto named_parameters() { return nn::named_parameters_of("conv1", conv1, "fc", fc); }
-  auto parameters() { return nn::parameters_of(*this); }
-  void zero_grad() {
-    conv1.zero_grad();
-    fc.zero_grad();
-  }
-  void train() {}
-  bool needs_input_grad() const { return conv1.needs_input_grad(); }
-};
-
-}  // namespace
+using test::SeedCnn;
 
 TEST_CASE("the seed CNN has PyTorch's 27,210 parameters", "[cnn]") {
   SeedCnn<> model;
