@@ -19,22 +19,7 @@ TEST_CASE("the seed CNN has PyTorch's 27,210 parameters", "[cnn]") {
 TEST_CASE("five Adam steps of the seed CNN match torch 1.13", "[cnn][golden]") {
   const golden::File g("cnn_adam.txt");  // torch 1.13: the seed CNN, Adam(lr=1e-3), 5 steps on one batch of 4
   SeedCnn<> model;
-  for (auto& [name, p] : model.named_parameters()) p.value = test::to_tensor(g[name]);
-  nn::CrossEntropyLoss<float> criterion;
-  optim::Adam optimizer(model.parameters(), {.lr = 1e-3});
-  const auto x = test::to_tensor(g["x"]);
-  const auto labels = test::to_labels(g["labels"]);
-  for (int step = 1; step <= 5; ++step) {
-    const float loss = criterion.forward(model.forward(x), labels);
-    CHECK(loss == Approx(g["loss" + std::to_string(step)].values[0]).epsilon(1e-5));
-    optimizer.zero_grad();
-    model.backward(criterion.backward());
-    optimizer.step();
-  }
-  for (auto& [name, p] : model.named_parameters()) {
-    INFO(name);
-    CHECK_CLOSE(p.value, g["final." + name]);
-  }
+  test::check_adam_steps_against_golden(model, g, 1e-3);
 }
 
 TEST_CASE("a whole small CNN passes the double-precision gradient check", "[cnn][gradcheck]") {

@@ -4,16 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "helpers.hpp"
+
 using namespace ember;
 
 namespace {
 
-Tensor<double> random_input(Shape s, std::uint64_t seed) {
-  Generator g(seed);
-  Tensor<double> t(s);
-  for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = g.normal();
-  return t;
-}
+Tensor<double> random_input(Shape s, std::uint64_t seed) { return test::random_tensor<double>(s, seed); }
 
 // A Linear whose backward is wrong in one chosen way.
 struct BrokenLinear : nn::Linear<double> {

@@ -8,12 +8,7 @@
 using namespace ember;
 
 namespace {
-Tensor<double> random_input(Shape s, std::uint64_t seed) {
-  Generator g(seed);
-  Tensor<double> t(s);
-  for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = g.normal();
-  return t;
-}
+Tensor<double> random_input(Shape s, std::uint64_t seed) { return test::random_tensor<double>(s, seed); }
 }  // namespace
 
 TEST_CASE("Linear matches torch 1.13 nn.Linear(5, 3) forward and backward", "[linear][golden]") {

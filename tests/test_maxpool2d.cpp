@@ -8,13 +8,7 @@
 using namespace ember;
 
 namespace {
-template <class T>
-Tensor<T> random_tensor(Shape s, std::uint64_t seed) {
-  Generator g(seed);
-  Tensor<T> t(s);
-  for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(g.normal());
-  return t;
-}
+using test::random_tensor;
 }  // namespace
 
 TEST_CASE("MaxPool2d matches torch 1.13 nn.MaxPool2d, ties and overlapping windows included", "[maxpool2d][golden]") {

@@ -58,22 +58,7 @@ TEST_CASE("an MLP's loss and gradients match torch 1.13", "[sequential][golden]"
 TEST_CASE("five Adam steps of an MLP match torch 1.13", "[sequential][adam][golden]") {
   const golden::File g("mlp_adam.txt");  // torch 1.13: Adam(lr=1e-2), 5 steps on one batch
   auto model = make_mlp();
-  load_golden_weights(model, g);
-  nn::CrossEntropyLoss<float> criterion;
-  optim::Adam optimizer(model.parameters(), {.lr = 1e-2});
-  const auto x = test::to_tensor(g["x"]);
-  const auto labels = test::to_labels(g["labels"]);
-  for (int step = 1; step <= 5; ++step) {
-    const float loss = criterion.forward(model.forward(x), labels);
-    CHECK(loss == Approx(g["loss" + std::to_string(step)].values[0]).epsilon(1e-5));
-    optimizer.zero_grad();
-    model.backward(criterion.backward());
-    optimizer.step();
-  }
-  for (auto& [name, p] : model.named_parameters()) {
-    INFO(name);
-    CHECK_CLOSE(p.value, g["final." + name]);
-  }
+  test::check_adam_steps_against_golden(model, g, 1e-2);
 }
 
 TEST_CASE("a whole MLP under CrossEntropyLoss passes the double-precision gradient check", "[sequential][gradcheck]") {

@@ -9,6 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <ember/nn/loss.hpp>
+#include <ember/optim/adam.hpp>
+#include <ember/random.hpp>
 #include <ember/tensor.hpp>
 
 #include "golden.hpp"
@@ -19,6 +22,15 @@ template <class T = float>
 ember::Tensor<T> to_tensor(const golden::Tensor& g) {
   ember::Tensor<T> t(ember::Shape::from_range(g.shape.begin(), g.shape.end()));
   for (std::int64_t i = 0; i < g.numel(); ++i) t.data()[i] = static_cast<T>(g.values[i]);
+  return t;
+}
+
+// A tensor of standard normal values from a seed.
+template <class T = double>
+ember::Tensor<T> random_tensor(const ember::Shape& s, std::uint64_t seed) {
+  ember::Generator g(seed);
+  ember::Tensor<T> t(s);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(g.normal());
   return t;
 }
 
@@ -69,3 +81,30 @@ std::string mismatch(const ember::Tensor<T>& actual, const golden::Tensor& expec
     INFO(#actual << " vs " << #expected << ": " << ember_mismatch_);            \
     CHECK(ember_mismatch_.empty());                                             \
   } while (0)
+
+namespace test {
+
+// Loads a model's weights from a golden file (state_dict names), trains 5 Adam steps on the file's
+// batch, and checks each step's loss and the final weights against torch's.
+template <class Model>
+void check_adam_steps_against_golden(Model& model, const golden::File& g, double lr) {
+  for (auto& [name, p] : model.named_parameters()) p.value = to_tensor(g[name]);
+  ember::nn::CrossEntropyLoss<float> criterion;
+  ember::optim::Adam optimizer(model.parameters(), {.lr = lr});
+  const auto x = to_tensor(g["x"]);
+  const auto labels = to_labels(g["labels"]);
+  for (int step = 1; step <= 5; ++step) {
+    const float loss = criterion.forward(model.forward(x), labels);
+    CHECK(loss == Approx(g["loss" + std::to_string(step)].values[0]).epsilon(1e-5));
+    optimizer.zero_grad();
+    model.backward(criterion.backward());
+    optimizer.step();
+  }
+  for (auto& [name, p] : model.named_parameters()) {
+    INFO(name);
+    CHECK_CLOSE(p.value, g["final." + name]);
+  }
+}
+
+}  // namespace test
+
