@@ -136,15 +136,16 @@ class Conv2d : public Module<Conv2d<T>, T> {
     const index_t k = g_.patch(), p = g_.out_plane();
     y_.resize_uninitialized({g_.n, out_, g_.oh, g_.ow});
     cols_.resize_uninitialized({g_.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
-    const auto w = weight_.value.matrix();     // (C_out, C_in*kh*kw)
     const index_t in_sample = g_.c * g_.h * g_.w;
 #pragma omp parallel for schedule(static) if (g_.n > 1)
     for (index_t n = 0; n < g_.n; ++n) {
       T* col = cols_.data() + n * k * p;
       detail::im2col(x.data() + n * in_sample, col, g_);
-      typename Tensor<T>::SliceMap y(y_.data() + n * out_ * p, out_, p);
-      y.noalias() = w * typename Tensor<T>::ConstSliceMap(col, k, p);
-      if (options_.bias) y.colwise() += bias_.value.matrix().row(0).transpose();
+      // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
+      // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
+      ColMap y_t(y_.data() + n * out_ * p, p, out_);
+      y_t.noalias() = ConstColMap(col, p, k) * ConstColMap(weight_.value.data(), k, out_);
+      if (options_.bias) y_t.rowwise() += bias_.value.matrix().row(0);
     }
     have_forward_ = this->training_;
     return y_;
@@ -172,13 +173,13 @@ class Conv2d : public Module<Conv2d<T>, T> {
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (g_.n > 1)
     {
       const index_t t = ember::detail::thread_index();
-      typename Tensor<T>::SliceMap dw(partial_dw_.data() + t * out_ * k, out_, k);
+      ColMap dw_t(partial_dw_.data() + t * out_ * k, k, out_);  // dweight^T (C_in*kh*kw, C_out)
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db_.data() + t * out_, out_);
 #pragma omp for schedule(static)
       for (index_t n = 0; n < g_.n; ++n) {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
         typename Tensor<T>::ConstSliceMap col(cols_.data() + n * k * p, k, p);
-        dw.noalias() += dy_n * col.transpose();
+        dw_t.noalias() += col * dy_n.transpose();
         if (options_.bias) db += dy_n.rowwise().sum().array();
         if (need_dx) {
           typename Tensor<T>::SliceMap dcol(dcols_.data() + t * k * p, k, p);
@@ -219,6 +220,10 @@ class Conv2d : public Module<Conv2d<T>, T> {
   }
 
  private:
+  using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+  using ColMap = Eigen::Map<ColMatrix>;
+  using ConstColMap = Eigen::Map<const ColMatrix>;
+
   detail::ConvGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
     detail::ConvGeometry g{x[0], x[1], x[2], x[3], kernel_.h, kernel_.w, options_.stride.h, options_.stride.w,
