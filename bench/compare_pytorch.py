@@ -8,10 +8,17 @@
 ember's JSON is Google Benchmark's output (--benchmark_out=FILE --benchmark_out_format=json, or
 --benchmark_format=json > FILE); several files may be given to --ember-json. The PyTorch side is timed
 here, in this process, with the same names: every row does the same work as ember's benchmark of that
-name (see ROWS below). Kernel rows are per-call times in microseconds, epoch rows seconds per epoch,
-the inference row images per second. Ratios are ember time / PyTorch time (lower is better for ember);
-for the inference row the table shows ember / PyTorch throughput (higher is better for ember) and the
-plot shows PyTorch / ember throughput, so that in the plot lower is always better for ember.
+name (see build_rows() and the functions it names). Kernel rows are per-call times in microseconds,
+epoch rows seconds per epoch, the inference row images per second. Ratios are ember time / PyTorch
+time (lower is better for ember); for the inference row the table shows ember / PyTorch throughput
+(higher is better for ember) and the plot shows PyTorch / ember throughput, so that in the plot lower
+is always better for ember. Settings that change PyTorch's allocator (GLIBC_TUNABLES, LD_PRELOAD,
+MALLOC_*) are recorded in the header.
+
+While it runs it prints, per row, the minor page faults PyTorch took (on some VMs a fresh large output
+tensor costs more in page faults than in arithmetic) and flags with "(!)" every row during which other
+processes used the CPU: on a 2-core machine a busy core makes torch's OpenMP threads wait on each other
+and times come out many times too slow. Time on an idle machine.
 
 The script refuses to run on the reference (netlib) BLAS that Debian's torch falls back to: install
 libopenblas0-openmp. Needs torch (Debian python3-torch 1.13 is what it was written for), numpy and,
@@ -50,8 +57,8 @@ def parse_args(argv):
                         "Without it the ember column is all '-'.")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR"),
-                   help="folder with the four MNIST IDX files (default $MNIST_DIR); "
-                        "without it random images and labels are used")
+                   help="folder with the MNIST IDX files (default $MNIST_DIR; only the training split "
+                        "is read, as by ember's benchmarks); without it random images and labels are used")
     p.add_argument("--out", help="write the markdown table (with a header line) to this file")
     p.add_argument("--plot", help="write a PNG bar chart of the ratios to this file")
     p.add_argument("--quick", action="store_true",
@@ -162,7 +169,8 @@ def check_blas(torch):
         except (OSError, AttributeError):
             pass
     if not is_openblas:
-        print("error: torch is not using OpenBLAS, so it would be compared on the slow reference BLAS.", file=sys.stderr)
+        print("error: torch is not using OpenBLAS, so it would be compared on the slow reference BLAS.",
+              file=sys.stderr)
         print(f"  sgemm_ comes from: {provider or 'no BLAS library found in /proc/self/maps'}", file=sys.stderr)
         for p in blas:
             print(f"  mapped BLAS object: {p}", file=sys.stderr)
@@ -224,6 +232,16 @@ class RowMonitor:
             except (OSError, ValueError, IndexError):
                 pass
         return False
+
+
+def torch_package():
+    """Debian's package version of torch (its torch.__version__ says 1.13.0a0 for 1.13.1), or None."""
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "python3-torch"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def cpu_model():
@@ -723,6 +741,7 @@ def make_plot(path, results, title):
             if r.get("loaded"):
                 bar.set_hatch("//")
                 bar.set_alpha(0.5)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_yticks(y)
         ax.set_yticklabels(labels, fontsize=8)
         lo, hi = min(values + [1.0]), max(values + [1.0])
@@ -774,25 +793,29 @@ def main(argv):
 
     train_x, train_y, data_desc = load_data(torch, np, args.mnist_dir)
     cpu = cpu_model()
+    deb = torch_package()
+    torch_desc = torch.__version__ + (f" (Debian python3-torch {deb})" if deb else "")
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     cmd = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable)] + sys.argv)
     blas_desc = blas["path"] + (f" ({blas['config']})" if blas["config"] else "")
-    header = (f"Measured {now} with `{cmd}`: PyTorch {torch.__version__}, BLAS {blas_desc}, "
+    # settings that change PyTorch's allocator or libraries, recorded with the numbers
+    env_desc = ", ".join(f"{k}={os.environ[k]}" for k in sorted(os.environ)
+                         if k in ("GLIBC_TUNABLES", "LD_PRELOAD", "LD_LIBRARY_PATH") or k.startswith("MALLOC_"))
+    header = (f"Measured {now} with `{cmd}`: PyTorch {torch_desc}, BLAS {blas_desc}, "
               f"{args.threads} thread{'s' if args.threads != 1 else ''}, "
               f"flush-denormal {'on' if args.flush_denormal else 'off'}, CPU {cpu}, {data_desc}"
               f"{', quick mode (few repetitions)' if args.quick else ''}"
-              f"{f', other processes busy on {other_load:.1f} cores at start' if other_load is not None else ''}.")
+              f"{f', other processes busy on {other_load:.1f} cores at start' if other_load is not None else ''}"
+              f"{f', environment {env_desc}' if env_desc else ''}.")
     for ctx in contexts:
         for key in ("threads", "ember_threads", "num_threads"):
             if key in ctx and str(ctx[key]) != str(args.threads):
                 warn(f"ember's JSON says {key}={ctx[key]} but PyTorch runs with --threads {args.threads}")
-        if ctx.get("library_build_type") == "debug":
-            warn("ember's JSON comes from a debug build of Google Benchmark (its own timings are unaffected)")
     ember_dates = ", ".join(str(c["date"]) for c in contexts if c.get("date"))
     if ember_dates:
         header += f" ember's JSON: {ember_dates}."
 
-    print(f"# PyTorch {torch.__version__} vs ember", flush=True)
+    print(f"# PyTorch {torch_desc} vs ember", flush=True)
     print(f"# BLAS loaded by torch: {blas['path']}" + (f"  [{blas['config']}]" if blas["config"] else ""))
     for p in blas["objects"]:
         if p != blas["path"]:
@@ -800,6 +823,8 @@ def main(argv):
     print(f"# threads {torch.get_num_threads()}, flush-denormal {'on' if args.flush_denormal else 'off'}, "
           f"CPU {cpu}, data: {data_desc}"
           + (f", other load at start {other_load:.1f} cores" if other_load is not None else ""))
+    if env_desc:
+        print(f"# environment: {env_desc}")
     print(f"# kernels: median of {args.reps} repetitions of ~{args.min_time:g} s; epochs: median of "
           f"{args.epoch_reps} epoch(s) after {args.warmup_steps} warm-up steps", flush=True)
 
