@@ -91,13 +91,30 @@ void check_accumulation(GradcheckResult& r, Model& model, BackwardOnce&& backwar
   model.zero_grad();
 }
 
+// The shared procedure: one analytic backward from zeroed grads, then central differences of
+// objective() on x (when the model computes dx) and on every parameter, then the accumulation
+// check. `x` is the tensor objective() reads, so perturbing it in place changes the objective.
+template <class Model, class Objective, class BackwardOnce>
+GradcheckResult check_all(Model& model, Tensor<double>& x, Objective&& objective, BackwardOnce&& backward_once,
+                          const GradcheckOptions& o) {
+  GradcheckResult r;
+  model.zero_grad();
+  const Tensor<double> dx = backward_once();
+  std::vector<Tensor<double>> grads;
+  for (auto& [name, p] : model.named_parameters()) grads.push_back(p.grad);
+  if (model.needs_input_grad()) compare(r, "input", x, dx, objective, o);
+  std::size_t k = 0;
+  for (auto& [name, p] : model.named_parameters()) compare(r, name, p.value, grads[k++], objective, o);
+  check_accumulation(r, model, backward_once, o);
+  return r;
+}
+
 }  // namespace detail
 
 // Checks layer.backward() against central differences of sum(forward(x) * dy) for a random
 // dy: dx (when the layer computes it) and every parameter; and that grads accumulate.
 template <class Layer>
 GradcheckResult gradcheck(Layer& layer, Tensor<double> x, const GradcheckOptions& o = {}) {
-  GradcheckResult r;
   layer.train();
   const Tensor<double> dy = detail::random_like(layer.forward(x).shape(), o.seed);
   auto objective = [&] { return (layer.forward(x).array() * dy.array()).sum(); };
@@ -105,37 +122,20 @@ GradcheckResult gradcheck(Layer& layer, Tensor<double> x, const GradcheckOptions
     layer.forward(x);
     return Tensor<double>(layer.backward(dy));
   };
-  layer.zero_grad();
-  const Tensor<double> dx = backward_once();
-  std::vector<Tensor<double>> grads;
-  for (auto& [name, p] : layer.named_parameters()) grads.push_back(p.grad);
-  if (layer.needs_input_grad()) detail::compare(r, "input", x, dx, objective, o);
-  std::size_t k = 0;
-  for (auto& [name, p] : layer.named_parameters()) detail::compare(r, name, p.value, grads[k++], objective, o);
-  detail::check_accumulation(r, layer, backward_once, o);
-  return r;
+  return detail::check_all(layer, x, objective, backward_once, o);
 }
 
 // The same for a whole model under a loss: objective = loss(model.forward(x), labels).
 template <class Model, class Loss, class Labels>
 GradcheckResult gradcheck_loss(Model& model, Loss& loss, Tensor<double> x, const Labels& labels,
                                const GradcheckOptions& o = {}) {
-  GradcheckResult r;
   model.train();
   auto objective = [&] { return static_cast<double>(loss.forward(model.forward(x), labels)); };
   auto backward_once = [&] {
     objective();
     return Tensor<double>(model.backward(loss.backward()));
   };
-  model.zero_grad();
-  const Tensor<double> dx = backward_once();
-  std::vector<Tensor<double>> grads;
-  for (auto& [name, p] : model.named_parameters()) grads.push_back(p.grad);
-  if (model.needs_input_grad()) detail::compare(r, "input", x, dx, objective, o);
-  std::size_t k = 0;
-  for (auto& [name, p] : model.named_parameters()) detail::compare(r, name, p.value, grads[k++], objective, o);
-  detail::check_accumulation(r, model, backward_once, o);
-  return r;
+  return detail::check_all(model, x, objective, backward_once, o);
 }
 
 }  // namespace ember::nn
