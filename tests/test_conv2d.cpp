@@ -58,6 +58,14 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
       {{3, 1, 7, 5}, 5, {2, 3}, {.stride = {2, 1}, .padding = 2}},
       {{1, 2, 5, 7}, 3, 5, {.padding = 2, .bias = false}},
       {{3, 3, 6, 6}, 2, 1, {.stride = 3}},
+      // stride 1 runs of OW values around a packet (8 doubles with AVX-512, 4 with AVX), tiny
+      // planes whose packets would spill out of col, and padding wider than needed
+      {{2, 2, 9, 9}, 3, 3, {.padding = 1}},
+      {{2, 1, 10, 18}, 2, 3, {}},
+      {{2, 1, 4, 3}, 2, {3, 2}, {}},
+      {{2, 2, 2, 2}, 3, 1, {}},
+      {{2, 3, 6, 19}, 4, {5, 3}, {.padding = {2, 1}}},
+      {{2, 1, 1, 5}, 2, {1, 4}, {.padding = {0, 3}}},
   };
   manual_seed(4);
   std::uint64_t seed = 100;
@@ -80,6 +88,40 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
     CHECK((dx.array() - dx_ref.array()).abs().maxCoeff() < 1e-12);
     CHECK((conv.weight().grad.array() - dw_ref.array()).abs().maxCoeff() < 1e-12);
     if (c.options.bias) CHECK((conv.bias().grad.array() - db_ref.array()).abs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("Conv2d in float matches the naive convolution exactly with runs around 16 floats", "[conv2d][reference]") {
+  // The stride-1 path copies and adds OW-value runs in packets (16 floats with AVX-512): widths
+  // below, at and above a packet, and the seed models' shapes. Small integers make every sum
+  // exact in float, so any value copied or added in the wrong place shows as an inequality.
+  const auto integers = [](const Shape& shape, Generator& g) {
+    Tensor<float> t(shape);
+    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<float>(g.below(5)) - 2.0f;
+    return t;
+  };
+  const auto exact = [](const Tensor<float>& a, const Tensor<float>& b) {
+    return a.shape() == b.shape() && (a.array() == b.array()).all();
+  };
+  const Shape shapes[] = {{3, 2, 9, 17}, {3, 2, 9, 18}, {3, 2, 9, 19}, {2, 1, 5, 35}, {2, 6, 14, 14}, {2, 1, 28, 28}};
+  Generator g(6);
+  for (const auto& s : shapes) {
+    for (const index_t pad : {0, 2}) {
+      INFO("x " << s << " padding " << pad);
+      nn::Conv2d<float> conv(s[1], 3, {3, 3}, {.padding = pad});
+      conv.weight().value = integers(conv.weight().value.shape(), g);
+      conv.bias().value = integers({3}, g);
+      const auto x = integers(s, g);
+      const auto& y = conv.forward(x);
+      CHECK(exact(y, nn::reference::conv2d_forward(x, conv.weight().value, &conv.bias().value, 1, pad)));
+      const auto dy = integers(y.shape(), g);
+      const auto dx = conv.backward(dy);
+      Tensor<float> dw_ref(conv.weight().value.shape()), db_ref({3});
+      const auto dx_ref = nn::reference::conv2d_backward(x, conv.weight().value, dy, dw_ref, &db_ref, 1, pad);
+      CHECK(exact(dx, dx_ref));
+      CHECK(exact(conv.weight().grad, dw_ref));
+      CHECK(exact(conv.bias().grad, db_ref));
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <string>
 
+#include "ember/detail/simd.hpp"
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/random.hpp"
@@ -31,6 +32,8 @@ struct Conv2dOptions {
 };
 
 namespace detail {
+
+namespace simd = ember::detail::simd;
 
 // The geometry shared by the fast and the reference convolution.
 struct ConvGeometry {
@@ -104,6 +107,87 @@ void col2im_add(const T* col, T* dx, const ConvGeometry& g) {
       }
 }
 
+// Stride 1, the common case, works on a zero-padded copy xp of each sample: C planes of
+// H + 2 ph rows, `row` apart, with W + 2 pw values each, and some slack at the end. Every row of
+// col is then OH runs of OW values at fixed offsets in xp, and a run shorter than a packet costs
+// one packet copy instead of a call to memcpy. Rows are at least a whole number of packets of a
+// run apart, so that col2im's last packet of a run never overlaps the next run (a partial
+// overlap would stall store-to-load forwarding on every run).
+struct PaddedLayout {
+  index_t hp, row, size;  // rows per plane, values per row, values in all
+  template <class T>
+  static PaddedLayout of(const ConvGeometry& g) {
+    constexpr index_t L = simd::lanes<T>;
+    const index_t hp = g.h + 2 * g.ph, row = std::max(g.w + 2 * g.pw, (g.ow + L - 1) / L * L);
+    return {hp, row, g.c * hp * row + L + g.kw};
+  }
+};
+
+template <class T>
+void pad_into(const T* x, T* xp, const ConvGeometry& g, const PaddedLayout& pl) {
+  std::fill_n(xp, pl.size, T(0));
+  for (index_t c = 0; c < g.c; ++c)
+    for (index_t y = 0; y < g.h; ++y)
+      std::copy_n(x + (c * g.h + y) * g.w, g.w, xp + (c * pl.hp + y + g.ph) * pl.row + g.pw);
+}
+
+// im2col for stride 1 from xp (see pad_into). A run is copied in whole packets, whose last one
+// may spill past the run's end into the runs after it, which are written later; the runs whose
+// spill would leave the row are copied exactly, so nothing is written outside col.
+template <class T>
+void im2col_stride1(const T* xp, T* col, const ConvGeometry& g, const PaddedLayout& pl) {
+  constexpr index_t L = simd::lanes<T>;
+  const index_t ow = g.ow, p = g.out_plane();
+  const index_t span = (ow + L - 1) / L * L;                                      // a run in whole packets
+  const index_t spilling = p < span ? 0 : std::min(g.oh, (p - span) / ow + 1);  // runs oy < this may spill
+  for (index_t c = 0; c < g.c; ++c)
+    for (index_t i = 0; i < g.kh; ++i)
+      for (index_t j = 0; j < g.kw; ++j) {
+        const T* in = xp + (c * pl.hp + i) * pl.row + j;
+        T* out = col + ((c * g.kh + i) * g.kw + j) * p;
+        for (index_t oy = 0; oy < spilling; ++oy)
+          for (index_t ox = 0; ox < ow; ox += L) simd::store(out + oy * ow + ox, simd::load(in + oy * pl.row + ox));
+        for (index_t oy = spilling; oy < g.oh; ++oy) std::copy_n(in + oy * pl.row, ow, out + oy * ow);
+      }
+}
+
+// The adjoint of im2col_stride1: adds every run of dcol into dxp (zero it first; the layout of
+// xp). A run's last, partial packet is masked to zero beyond the run before it is added, so it
+// reads up to a packet past the run's end (dcol needs a packet of slack) and changes nothing
+// there.
+template <class T>
+void col2im_stride1_add(const T* dcol, T* dxp, const ConvGeometry& g, const PaddedLayout& pl) {
+  using Eigen::internal::padd;
+  using Eigen::internal::pand;
+  constexpr index_t L = simd::lanes<T>;
+  const index_t ow = g.ow, full = ow / L * L;
+  const auto tail_mask = simd::first_lanes<T>(ow - full);
+  for (index_t c = 0; c < g.c; ++c)
+    for (index_t i = 0; i < g.kh; ++i)
+      for (index_t j = 0; j < g.kw; ++j) {
+        T* out = dxp + (c * pl.hp + i) * pl.row + j;
+        const T* in = dcol + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        for (index_t oy = 0; oy < g.oh; ++oy) {
+          T* dst = out + oy * pl.row;
+          const T* src = in + oy * ow;
+          for (index_t ox = 0; ox < full; ox += L) simd::store(dst + ox, padd(simd::load(dst + ox), simd::load(src + ox)));
+          if (full < ow)
+            simd::store(dst + full, padd(simd::load(dst + full), pand(simd::load(src + full), tail_mask)));
+        }
+      }
+}
+
+// dx (C, H, W) += the inside of dxp.
+template <class T>
+void unpad_add(const T* dxp, T* dx, const ConvGeometry& g, const PaddedLayout& pl) {
+  for (index_t c = 0; c < g.c; ++c)
+    for (index_t y = 0; y < g.h; ++y) {
+      const T* src = dxp + (c * pl.hp + y + g.ph) * pl.row + g.pw;
+      T* dst = dx + (c * g.h + y) * g.w;
+      for (index_t x = 0; x < g.w; ++x) dst[x] += src[x];
+    }
+}
+
 }  // namespace detail
 
 template <class T = float>
@@ -136,11 +220,20 @@ class Conv2d : public Module<Conv2d<T>, T> {
     const index_t k = g_.patch(), p = g_.out_plane();
     y_.resize_uninitialized({g_.n, out_, g_.oh, g_.ow});
     cols_.resize_uninitialized({g_.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
-    const index_t in_sample = g_.c * g_.h * g_.w;
-#pragma omp parallel for schedule(static) if (g_.n > 1)
+    const index_t in_sample = g_.c * g_.h * g_.w, threads = get_num_threads();
+    const bool stride1 = g_.sh == 1 && g_.sw == 1;
+    const auto layout = detail::PaddedLayout::of<T>(g_);
+    if (stride1) padded_.resize_uninitialized({threads, layout.size});
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g_.n > 1)
     for (index_t n = 0; n < g_.n; ++n) {
       T* col = cols_.data() + n * k * p;
-      detail::im2col(x.data() + n * in_sample, col, g_);
+      if (stride1) {
+        T* xp = padded_.data() + ember::detail::thread_index() * layout.size;
+        detail::pad_into(x.data() + n * in_sample, xp, g_, layout);
+        detail::im2col_stride1(xp, col, g_, layout);
+      } else {
+        detail::im2col(x.data() + n * in_sample, col, g_);
+      }
       // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
       // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
       ColMap y_t(y_.data() + n * out_ * p, p, out_);
@@ -167,7 +260,11 @@ class Conv2d : public Module<Conv2d<T>, T> {
     const index_t threads = get_num_threads();
     partial_dw_.resize({threads, out_, k});
     partial_db_.resize({threads, out_});
-    if (need_dx) dcols_.resize_uninitialized({threads, k, p});
+    const bool stride1 = g_.sh == 1 && g_.sw == 1;
+    const index_t dcol_size = k * p + simd_lanes;
+    const auto layout = detail::PaddedLayout::of<T>(g_);
+    if (need_dx) dcols_.resize_uninitialized({threads, dcol_size});
+    if (need_dx && stride1) padded_.resize_uninitialized({threads, layout.size});
     const auto w = weight_.value.matrix();
     const index_t in_sample = g_.c * g_.h * g_.w;
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (g_.n > 1)
@@ -182,9 +279,16 @@ class Conv2d : public Module<Conv2d<T>, T> {
         dw_t.noalias() += col * dy_n.transpose();
         if (options_.bias) db += dy_n.rowwise().sum().array();
         if (need_dx) {
-          typename Tensor<T>::SliceMap dcol(dcols_.data() + t * k * p, k, p);
+          typename Tensor<T>::SliceMap dcol(dcols_.data() + t * dcol_size, k, p);
           dcol.noalias() = w.transpose() * dy_n;
-          detail::col2im_add(dcol.data(), dx_.data() + n * in_sample, g_);
+          if (stride1) {
+            T* dxp = padded_.data() + t * layout.size;
+            std::fill_n(dxp, layout.size, T(0));
+            detail::col2im_stride1_add(dcol.data(), dxp, g_, layout);
+            detail::unpad_add(dxp, dx_.data() + n * in_sample, g_, layout);
+          } else {
+            detail::col2im_add(dcol.data(), dx_.data() + n * in_sample, g_);
+          }
         }
       }
     }
@@ -223,6 +327,7 @@ class Conv2d : public Module<Conv2d<T>, T> {
   using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
   using ColMap = Eigen::Map<ColMatrix>;
   using ConstColMap = Eigen::Map<const ColMatrix>;
+  static constexpr index_t simd_lanes = ember::detail::simd::lanes<T>;
 
   detail::ConvGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
@@ -246,7 +351,8 @@ class Conv2d : public Module<Conv2d<T>, T> {
   Tensor<T> y_;           // y: (N, C_out, OH, OW)
   Tensor<T> cols_;        // cols: (N, C_in*kh*kw, OH*OW)
   Tensor<T> dx_;          // dx: (N, C_in, H, W)
-  Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw, OH*OW), scratch
+  Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
+  Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
   Tensor<T> partial_dw_;  // (threads, C_out, C_in*kh*kw)
   Tensor<T> partial_db_;  // (threads, C_out)
 };
