@@ -43,6 +43,7 @@ inline ember::Tensor<std::int64_t> to_labels(const golden::Tensor& g) { return t
 struct Tolerance {
   double rtol = 1e-5;
   double atol = 1e-6;
+  const ember::Tensor<double>* atol_each = nullptr;  // added to atol element by element, when set
 };
 
 // Element-by-element comparison; on failure names the first bad element and the largest error.
@@ -59,7 +60,8 @@ std::string mismatch(const ember::Tensor<T>& actual, const golden::Tensor& expec
   for (std::int64_t i = 0; i < actual.numel(); ++i) {
     const double a = static_cast<double>(actual.data()[i]), b = expected.values[i];
     const double err = std::abs(a - b);
-    if (!(err <= tol.atol + tol.rtol * std::abs(b))) {
+    const double atol = tol.atol + (tol.atol_each ? tol.atol_each->data()[i] : 0.0);
+    if (!(err <= atol + tol.rtol * std::abs(b))) {
       if (bad < 0) bad = i;
       ++count;
     }

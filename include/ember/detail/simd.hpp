@@ -27,18 +27,112 @@ inline void store(T* p, const Packet<T>& v) {
   Eigen::internal::pstoreu(p, v);
 }
 
-// A packet whose first `count` lanes have every bit set and whose other lanes are zero: and-ing
-// with it keeps the first `count` values of a packet and zeroes the rest.
+// A packet with every bit set in lanes [begin, end) and zero elsewhere: and-ing with it keeps
+// those lanes of a packet and zeroes the rest.
 template <class T>
-inline Packet<T> first_lanes(index_t count) {
-  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "simd::first_lanes: float or double");
+inline Packet<T> lanes_mask(index_t begin, index_t end) {
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "simd::lanes_mask: float or double");
   using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   T values[lanes<T>];
   for (index_t l = 0; l < lanes<T>; ++l) {
-    const Bits bits = l < count ? ~Bits(0) : Bits(0);
+    const Bits bits = l >= begin && l < end ? ~Bits(0) : Bits(0);
     std::memcpy(&values[l], &bits, sizeof(T));
   }
   return load(values);
+}
+template <class T>
+inline Packet<T> first_lanes(index_t count) {
+  return lanes_mask<T>(0, count);
+}
+template <class T>
+inline Packet<T> last_lanes(index_t count) {
+  return lanes_mask<T>(lanes<T> - count, lanes<T>);
+}
+
+// Stops GCC from folding a packet's load into every instruction that uses it: with NR uses that
+// is NR loads instead of one, and loads, not multiply-adds, then bound the loop.
+template <class P>
+EIGEN_STRONG_INLINE void keep_in_register(P& p) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+v"(p));
+#else
+  (void)p;
+#endif
+}
+
+// C += A B^T, lane by lane, for A (M, K) and B (N, K) whose rows are contiguous (row strides
+// lda and ldb). cv (M, N, lanes) holds, for each (m, n), a packet of partial sums; summing its
+// lanes gives C, which the caller does once, after accumulating many products. This is the
+// product Eigen does worst: a long K and a short N (under Eigen's 3-packet kernel height) from
+// row-major data, as in the gradient of a small convolution's weights, dweight += dy_n col_n^T
+// with N = C_in*kh*kw. 4 x 4 register blocks that need no packing run it 2-4x faster.
+//
+// A K that is not a multiple of lanes ends with the packet that ends at K, its lanes already
+// summed masked to zero (`tail` keeps the others); a K below lanes is summed one by one into
+// lane 0. Nothing is read outside the rows.
+struct AbtOperands {
+  index_t lda, ldb, k;
+};
+
+template <int MR, int NR, bool Masked, class T>
+EIGEN_STRONG_INLINE void abt_step(const T* a, const T* b, const AbtOperands& o, const Packet<T>& tail,
+                                  Packet<T> (&acc)[MR][NR]) {
+  using Eigen::internal::pand;
+  using Eigen::internal::pmadd;
+  Packet<T> bv[NR];
+  for (int c = 0; c < NR; ++c) {
+    bv[c] = Masked ? pand(load(b + c * o.ldb), tail) : load(b + c * o.ldb);
+    keep_in_register(bv[c]);
+  }
+  for (int r = 0; r < MR; ++r) {
+    Packet<T> av = Masked ? pand(load(a + r * o.lda), tail) : load(a + r * o.lda);
+    keep_in_register(av);
+    for (int c = 0; c < NR; ++c) acc[r][c] = pmadd(av, bv[c], acc[r][c]);
+  }
+}
+
+template <int MR, int NR, class T>
+void accumulate_abt_block(const T* a, const T* b, const AbtOperands& o, const Packet<T>& tail, T* cv, index_t n) {
+  constexpr index_t L = lanes<T>;
+  Packet<T> acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c) acc[r][c] = load(cv + (r * n + c) * L);
+  const index_t full = o.k / L * L;
+  for (index_t i = 0; i < full; i += L) abt_step<MR, NR, false>(a + i, b + i, o, tail, acc);
+  if (full < o.k && o.k >= L) abt_step<MR, NR, true>(a + o.k - L, b + o.k - L, o, tail, acc);
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c) store(cv + (r * n + c) * L, acc[r][c]);
+  if (o.k < L)
+    for (index_t i = 0; i < o.k; ++i)
+      for (int r = 0; r < MR; ++r)
+        for (int c = 0; c < NR; ++c) cv[(r * n + c) * L] += a[r * o.lda + i] * b[c * o.ldb + i];
+}
+
+template <int MR, class T>
+void accumulate_abt_rows(const T* a, const T* b, const AbtOperands& o, index_t n, const Packet<T>& tail, T* cv) {
+  constexpr index_t L = lanes<T>;
+  index_t j = 0;
+  for (; j + 4 <= n; j += 4) accumulate_abt_block<MR, 4>(a, b + j * o.ldb, o, tail, cv + j * L, n);
+  switch (n - j) {
+    case 3: accumulate_abt_block<MR, 3>(a, b + j * o.ldb, o, tail, cv + j * L, n); break;
+    case 2: accumulate_abt_block<MR, 2>(a, b + j * o.ldb, o, tail, cv + j * L, n); break;
+    case 1: accumulate_abt_block<MR, 1>(a, b + j * o.ldb, o, tail, cv + j * L, n); break;
+    default: break;
+  }
+}
+
+template <class T>
+void accumulate_abt(const T* a, const T* b, const AbtOperands& o, index_t m, index_t n, T* cv) {
+  constexpr index_t L = lanes<T>;
+  const Packet<T> tail = last_lanes<T>(o.k % L);
+  index_t i = 0;
+  for (; i + 4 <= m; i += 4) accumulate_abt_rows<4>(a + i * o.lda, b, o, n, tail, cv + i * n * L);
+  switch (m - i) {
+    case 3: accumulate_abt_rows<3>(a + i * o.lda, b, o, n, tail, cv + i * n * L); break;
+    case 2: accumulate_abt_rows<2>(a + i * o.lda, b, o, n, tail, cv + i * n * L); break;
+    case 1: accumulate_abt_rows<1>(a + i * o.lda, b, o, n, tail, cv + i * n * L); break;
+    default: break;
+  }
 }
 
 }  // namespace ember::detail::simd

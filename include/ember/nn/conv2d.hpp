@@ -258,7 +258,11 @@ class Conv2d : public Module<Conv2d<T>, T> {
     // Per-thread partial dweight / dbias, summed in a fixed order: bit-identical results for a
     // fixed thread count.
     const index_t threads = get_num_threads();
-    partial_dw_.resize({threads, out_, k});
+    // dweight: Eigen's GEMM kernel is 3 packets tall, and C_in*kh*kw below that wastes most of it
+    // (LeNet's first layer: 25, the seed CNN's: 9); then packets of partial sums, per thread.
+    const bool lane_dw = k < 3 * simd_lanes;
+    const index_t dw_width = lane_dw ? simd_lanes : 1;
+    partial_dw_.resize({threads, out_, k, dw_width});
     partial_db_.resize({threads, out_});
     const bool stride1 = g_.sh == 1 && g_.sw == 1;
     const index_t dcol_size = k * p + simd_lanes;
@@ -270,13 +274,16 @@ class Conv2d : public Module<Conv2d<T>, T> {
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (g_.n > 1)
     {
       const index_t t = ember::detail::thread_index();
-      ColMap dw_t(partial_dw_.data() + t * out_ * k, k, out_);  // dweight^T (C_in*kh*kw, C_out)
+      T* dw_t = partial_dw_.data() + t * out_ * k * dw_width;
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db_.data() + t * out_, out_);
 #pragma omp for schedule(static)
       for (index_t n = 0; n < g_.n; ++n) {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
-        typename Tensor<T>::ConstSliceMap col(cols_.data() + n * k * p, k, p);
-        dw_t.noalias() += col * dy_n.transpose();
+        const T* col = cols_.data() + n * k * p;
+        if (lane_dw)  // dweight += dy_n col^T
+          ember::detail::simd::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
+        else  // dweight^T += col dy_n^T
+          ColMap(dw_t, k, out_).noalias() += typename Tensor<T>::ConstSliceMap(col, k, p) * dy_n.transpose();
         if (options_.bias) db += dy_n.rowwise().sum().array();
         if (need_dx) {
           typename Tensor<T>::SliceMap dcol(dcols_.data() + t * dcol_size, k, p);
@@ -292,8 +299,10 @@ class Conv2d : public Module<Conv2d<T>, T> {
         }
       }
     }
+    using Partial = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     for (index_t t = 0; t < threads; ++t) {
-      weight_.grad.matrix() += typename Tensor<T>::SliceMap(partial_dw_.data() + t * out_ * k, out_, k);
+      weight_.grad.array() +=
+          Eigen::Map<const Partial>(partial_dw_.data() + t * out_ * k * dw_width, out_ * k, dw_width).rowwise().sum().array();
       if (options_.bias) bias_.grad.matrix().row(0) += partial_db_.matrix().row(t);
     }
     return dx_;
@@ -353,7 +362,7 @@ class Conv2d : public Module<Conv2d<T>, T> {
   Tensor<T> dx_;          // dx: (N, C_in, H, W)
   Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
-  Tensor<T> partial_dw_;  // (threads, C_out, C_in*kh*kw)
+  Tensor<T> partial_dw_;  // (threads, C_out, C_in*kh*kw, 1 or a packet of partial sums)
   Tensor<T> partial_db_;  // (threads, C_out)
 };
 
