@@ -58,6 +58,31 @@ TEST_CASE("MaxPool2d matches the naive loops on odd shapes", "[maxpool2d][refere
   }
 }
 
+TEST_CASE("MaxPool2d's 2x2 kernels match the naive loops at every width, with ties and NaN", "[maxpool2d][reference]") {
+  // Planes up to a packet wide (16 floats, 8 doubles with AVX-512) take a three-pass kernel,
+  // wider ones a two-pass kernel; both must pick the window's first maximum, and a NaN.
+  const auto check = [](auto zero, index_t width, std::uint64_t seed) {
+    using T = decltype(zero);
+    INFO("type " << (sizeof(T) == 4 ? "float" : "double") << " width " << width);
+    Generator g(seed);
+    Tensor<T> x({3, 2, 6, width});
+    for (index_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<T>(g.below(3));  // many ties
+    x.data()[g.below(static_cast<std::uint64_t>(x.numel()))] = std::numeric_limits<T>::quiet_NaN();
+    nn::MaxPool2d<T> pool(2);
+    const auto& y = pool.forward(x);
+    const auto dy = random_tensor<T>(y.shape(), seed);
+    Tensor<T> dx_ref;
+    const auto y_ref = nn::reference::maxpool2d_forward(x, 2, 2, 0, &dx_ref, &dy);
+    REQUIRE(y.shape() == y_ref.shape());
+    CHECK((y.array() == y_ref.array() || (y.array() != y.array() && y_ref.array() != y_ref.array())).all());
+    CHECK((pool.backward(dy).array() == dx_ref.array()).all());
+  };
+  for (const index_t width : {2, 4, 8, 10, 14, 16, 18, 26, 28, 34}) {
+    check(0.0f, width, 50 + static_cast<std::uint64_t>(width));
+    check(0.0, width, 90 + static_cast<std::uint64_t>(width));
+  }
+}
+
 TEST_CASE("MaxPool2d passes the double-precision gradient check", "[maxpool2d][gradcheck]") {
   nn::MaxPool2d<double> pool(2);
   auto r = nn::gradcheck(pool, random_tensor<double>({2, 3, 6, 5}, 7));

@@ -3,6 +3,7 @@
 // shorter than a vector, and register-blocked dot products.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -47,6 +48,22 @@ inline Packet<T> first_lanes(index_t count) {
 template <class T>
 inline Packet<T> last_lanes(index_t count) {
   return lanes_mask<T>(lanes<T> - count, lanes<T>);
+}
+
+// Copies `count` runs of `run` values, src + r * src_stride to dst + r * run (packed). A run is
+// copied in whole packets, whose last one may spill into the runs after it, written later; runs
+// whose spill would pass the end of dst are copied exactly, so nothing is written outside
+// [dst, dst + count * run). Reads may pass a run's end by up to a packet less one value, so src
+// needs that much readable slack after its last run unless that run is copied exactly. Works for
+// any type Eigen has packets of (float, double, std::int32_t).
+template <class U>
+void copy_runs(const U* src, index_t src_stride, U* dst, index_t run, index_t count) {
+  constexpr index_t L = lanes<U>;
+  const index_t span = (run + L - 1) / L * L, total = run * count;
+  const index_t spilling = total < span ? 0 : std::min(count, (total - span) / run + 1);  // runs r < this may spill
+  for (index_t r = 0; r < spilling; ++r)
+    for (index_t j = 0; j < run; j += L) store(dst + r * run + j, load(src + r * src_stride + j));
+  for (index_t r = spilling; r < count; ++r) std::copy_n(src + r * src_stride, run, dst + r * run);
 }
 
 // Stops GCC from folding a packet's load into every instruction that uses it: with NR uses that

@@ -131,24 +131,15 @@ void pad_into(const T* x, T* xp, const ConvGeometry& g, const PaddedLayout& pl) 
       std::copy_n(x + (c * g.h + y) * g.w, g.w, xp + (c * pl.hp + y + g.ph) * pl.row + g.pw);
 }
 
-// im2col for stride 1 from xp (see pad_into). A run is copied in whole packets, whose last one
-// may spill past the run's end into the runs after it, which are written later; the runs whose
-// spill would leave the row are copied exactly, so nothing is written outside col.
+// im2col for stride 1 from xp (see pad_into): each row of col is OH runs of OW values, copied
+// in whole packets (xp's slack covers the reads past a run).
 template <class T>
 void im2col_stride1(const T* xp, T* col, const ConvGeometry& g, const PaddedLayout& pl) {
-  constexpr index_t L = simd::lanes<T>;
-  const index_t ow = g.ow, p = g.out_plane();
-  const index_t span = (ow + L - 1) / L * L;                                      // a run in whole packets
-  const index_t spilling = p < span ? 0 : std::min(g.oh, (p - span) / ow + 1);  // runs oy < this may spill
   for (index_t c = 0; c < g.c; ++c)
     for (index_t i = 0; i < g.kh; ++i)
-      for (index_t j = 0; j < g.kw; ++j) {
-        const T* in = xp + (c * pl.hp + i) * pl.row + j;
-        T* out = col + ((c * g.kh + i) * g.kw + j) * p;
-        for (index_t oy = 0; oy < spilling; ++oy)
-          for (index_t ox = 0; ox < ow; ox += L) simd::store(out + oy * ow + ox, simd::load(in + oy * pl.row + ox));
-        for (index_t oy = spilling; oy < g.oh; ++oy) std::copy_n(in + oy * pl.row, ow, out + oy * ow);
-      }
+      for (index_t j = 0; j < g.kw; ++j)
+        simd::copy_runs(xp + (c * pl.hp + i) * pl.row + j, pl.row, col + ((c * g.kh + i) * g.kw + j) * g.out_plane(),
+                        g.ow, g.oh);
 }
 
 // The adjoint of im2col_stride1: adds every run of dcol into dxp (zero it first; the layout of

@@ -3,11 +3,13 @@
 // there. Ties go to the first maximum in the window (row-major), as in PyTorch.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <ostream>
 #include <optional>
 
+#include "ember/detail/simd.hpp"
 #include "ember/error.hpp"
 #include "ember/nn/conv2d.hpp"  // Size2
 #include "ember/nn/module.hpp"
@@ -66,6 +68,38 @@ void maxpool_2x2_even(const T* x, T* y, std::int32_t* argmax, T* vmax, std::int3
   }
 }
 
+// The same for planes at most a packet wide (LeNet's second pool: 10), where a loop over one
+// row is all remainder and runs scalar. Three passes that each run over the whole tensor:
+//   1. horizontal over every input row: h[q] = the first maximum of x[2q], x[2q + 1];
+//   2. vertical over every pair of consecutive h rows: v[q] = h[q], or h[q + OW] when strictly
+//      greater (or the first NaN), so the upper row wins a tie and the window's first maximum in
+//      row-major order wins overall. Only the pairs that start on an even row are windows;
+//   3. copy those rows of v (and their offsets) to y and argmax.
+// h, hoff, v, voff: N*C*H*OW scratch each.
+template <class T>
+void maxpool_2x2_narrow(const T* x, T* y, std::int32_t* argmax, T* h, std::int32_t* hoff, T* v, std::int32_t* voff,
+                        index_t rows, index_t w) {
+  namespace simd = ember::detail::simd;
+  const index_t ow = w / 2, half = 2 * rows * ow;
+#pragma omp parallel for simd schedule(static) if (half > (1 << 15))
+  for (index_t q = 0; q < half; ++q) {
+    const T left = x[2 * q], right = x[2 * q + 1];
+    const bool take_right = replaces(right, left);
+    h[q] = take_right ? right : left;
+    hoff[q] = static_cast<std::int32_t>(2 * q) + (take_right ? 1 : 0);
+  }
+  const index_t pairs = half - ow;
+#pragma omp parallel for simd schedule(static) if (pairs > (1 << 15))
+  for (index_t q = 0; q < pairs; ++q) {
+    const T upper = h[q], lower = h[q + ow];
+    const bool take_lower = replaces(lower, upper);
+    v[q] = take_lower ? lower : upper;
+    voff[q] = take_lower ? hoff[q + ow] : hoff[q];
+  }
+  simd::copy_runs(v, 2 * ow, y, ow, rows);
+  simd::copy_runs(voff, 2 * ow, argmax, ow, rows);
+}
+
 // Any window, one plane: y[i, j] = max over the window, argmax[i, j] = its offset in x (the
 // plane starts at x + plane_offset).
 template <class T>
@@ -117,10 +151,16 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
     const bool k2s2_even = g_.kh == 2 && g_.kw == 2 && g_.sh == 2 && g_.sw == 2 && g_.ph == 0 && g_.pw == 0 &&
                            g_.h % 2 == 0 && g_.w % 2 == 0;
     if (k2s2_even) {
-      const index_t rows = planes * g_.oh;
-      vmax_.resize_uninitialized({rows, g_.w});
-      voff_.resize_uninitialized({rows, g_.w});
-      detail::maxpool_2x2_even(x.data(), y_.data(), argmax_.data(), vmax_.data(), voff_.data(), rows, g_.w);
+      const index_t rows = planes * g_.oh, scratch = rows * g_.w;  // = N*C*H*OW
+      vmax_.resize_uninitialized({2, scratch + ember::detail::simd::lanes<T>});
+      voff_.resize_uninitialized({2, scratch + ember::detail::simd::lanes<std::int32_t>});
+      if (g_.w <= ember::detail::simd::lanes<T>) {
+        T* v = vmax_.data() + vmax_.size(1);
+        std::int32_t* vo = voff_.data() + voff_.size(1);
+        detail::maxpool_2x2_narrow(x.data(), y_.data(), argmax_.data(), vmax_.data(), voff_.data(), v, vo, rows, g_.w);
+      } else {
+        detail::maxpool_2x2_even(x.data(), y_.data(), argmax_.data(), vmax_.data(), voff_.data(), rows, g_.w);
+      }
     } else {
 #pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
       for (index_t p = 0; p < planes; ++p)
@@ -176,8 +216,8 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
   Tensor<T> y_;                    // y: (N, C, OH, OW)
   Tensor<std::int32_t> argmax_;    // argmax: (N, C, OH, OW), offsets in x
   Tensor<T> dx_;                   // dx: (N, C, H, W)
-  Tensor<T> vmax_;                 // vmax: (N*C*OH, W), scratch of the 2x2 kernel
-  Tensor<std::int32_t> voff_;      // voff: (N*C*OH, W), offsets in x of the vertical winners
+  Tensor<T> vmax_;                 // (2, N*C*OH*W + a packet), scratch of the 2x2 kernels
+  Tensor<std::int32_t> voff_;      // (2, N*C*OH*W + a packet), offsets in x of their winners
 };
 
 namespace reference {
@@ -200,7 +240,9 @@ Tensor<T> maxpool2d_forward(const Tensor<T>& x, Size2 k, Size2 s, Size2 p, Tenso
             for (index_t v = 0; v < k.w; ++v) {
               const index_t yy = i * s.h - p.h + u, xx = j * s.w - p.w + v;
               if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-              if (by < 0 || x(n, c, yy, xx) > best) best = x(n, c, yy, xx), by = yy, bx = xx;
+              const T value = x(n, c, yy, xx);
+              const bool first_nan = std::isnan(value) && !std::isnan(best);  // PyTorch: a NaN is the maximum
+              if (by < 0 || value > best || first_nan) best = value, by = yy, bx = xx;
             }
           y(n, c, i, j) = best;
           if (dx) (*dx)(n, c, by, bx) += (*dy)(n, c, i, j);  // backward: dy goes to the first maximum
