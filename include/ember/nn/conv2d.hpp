@@ -212,7 +212,7 @@ class Conv2d : public Module<Conv2d<T>, T> {
     y_.resize_uninitialized({g_.n, out_, g_.oh, g_.ow});
     cols_.resize_uninitialized({g_.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
     const index_t in_sample = g_.c * g_.h * g_.w, threads = get_num_threads();
-    const bool stride1 = g_.sh == 1 && g_.sw == 1;
+    const bool stride1 = g_.sh == 1 && g_.sw == 1, small_patch = k < 3 * simd_lanes;
     const auto layout = detail::PaddedLayout::of<T>(g_);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g_.n > 1)
@@ -225,11 +225,16 @@ class Conv2d : public Module<Conv2d<T>, T> {
       } else {
         detail::im2col(x.data() + n * in_sample, col, g_);
       }
-      // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
-      // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
-      ColMap y_t(y_.data() + n * out_ * p, p, out_);
-      y_t.noalias() = ConstColMap(col, p, k) * ConstColMap(weight_.value.data(), k, out_);
-      if (options_.bias) y_t.rowwise() += bias_.value.matrix().row(0);
+      if (small_patch) {  // y_n = w col_n + b, by the short-K kernel
+        ember::detail::simd::gemm_small_k(weight_.value.data(), col, p, y_.data() + n * out_ * p, out_, p, k,
+                                          options_.bias ? bias_.value.data() : nullptr);
+      } else {
+        // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
+        // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
+        ColMap y_t(y_.data() + n * out_ * p, p, out_);
+        y_t.noalias() = ConstColMap(col, p, k) * ConstColMap(weight_.value.data(), k, out_);
+        if (options_.bias) y_t.rowwise() += bias_.value.matrix().row(0);
+      }
     }
     have_forward_ = this->training_;
     return y_;
