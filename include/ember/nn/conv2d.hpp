@@ -168,15 +168,12 @@ void col2im_stride1_add(const T* dcol, T* dxp, const ConvGeometry& g, const Padd
       }
 }
 
-// dx (C, H, W) += the inside of dxp.
+// dx (C, H, W) = the inside of dxp.
 template <class T>
-void unpad_add(const T* dxp, T* dx, const ConvGeometry& g, const PaddedLayout& pl) {
+void unpad_into(const T* dxp, T* dx, const ConvGeometry& g, const PaddedLayout& pl) {
   for (index_t c = 0; c < g.c; ++c)
-    for (index_t y = 0; y < g.h; ++y) {
-      const T* src = dxp + (c * pl.hp + y + g.ph) * pl.row + g.pw;
-      T* dst = dx + (c * g.h + y) * g.w;
-      for (index_t x = 0; x < g.w; ++x) dst[x] += src[x];
-    }
+    for (index_t y = 0; y < g.h; ++y)
+      std::copy_n(dxp + (c * pl.hp + y + g.ph) * pl.row + g.pw, g.w, dx + (c * g.h + y) * g.w);
 }
 
 }  // namespace detail
@@ -212,7 +209,7 @@ class Conv2d : public Module<Conv2d<T>, T> {
     y_.resize_uninitialized({g_.n, out_, g_.oh, g_.ow});
     cols_.resize_uninitialized({g_.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
     const index_t in_sample = g_.c * g_.h * g_.w, threads = get_num_threads();
-    const bool stride1 = g_.sh == 1 && g_.sw == 1, small_patch = k < 3 * simd_lanes;
+    const bool stride1 = is_stride1(), small_patch = is_small_patch(k);
     const auto layout = detail::PaddedLayout::of<T>(g_);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g_.n > 1)
@@ -226,8 +223,8 @@ class Conv2d : public Module<Conv2d<T>, T> {
         detail::im2col(x.data() + n * in_sample, col, g_);
       }
       if (small_patch) {  // y_n = w col_n + b, by the short-K kernel
-        ember::detail::simd::gemm_small_k(weight_.value.data(), col, p, y_.data() + n * out_ * p, out_, p, k,
-                                          options_.bias ? bias_.value.data() : nullptr);
+        detail::simd::gemm_small_k(weight_.value.data(), col, p, y_.data() + n * out_ * p, out_, p, k,
+                                   options_.bias ? bias_.value.data() : nullptr);
       } else {
         // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
         // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
@@ -249,18 +246,18 @@ class Conv2d : public Module<Conv2d<T>, T> {
                          dy.shape());
     const index_t k = g_.patch(), p = g_.out_plane();
     const bool need_dx = this->needs_input_grad_;
-    if (need_dx) dx_.resize({g_.n, g_.c, g_.h, g_.w});
+    const bool stride1 = is_stride1();
+    if (need_dx && stride1) dx_.resize_uninitialized({g_.n, g_.c, g_.h, g_.w});  // every value is written
+    else if (need_dx) dx_.resize({g_.n, g_.c, g_.h, g_.w});                     // col2im_add adds into zeros
     else dx_.resize_uninitialized({0});
     // Per-thread partial dweight / dbias, summed in a fixed order: bit-identical results for a
     // fixed thread count.
     const index_t threads = get_num_threads();
-    // dweight: Eigen's GEMM kernel is 3 packets tall, and C_in*kh*kw below that wastes most of it
-    // (LeNet's first layer: 25, the seed CNN's: 9); then packets of partial sums, per thread.
-    const bool lane_dw = k < 3 * simd_lanes;
+    // dweight of a small patch: packets of partial sums per thread (see is_small_patch).
+    const bool lane_dw = is_small_patch(k);
     const index_t dw_width = lane_dw ? simd_lanes : 1;
     partial_dw_.resize({threads, out_, k, dw_width});
     partial_db_.resize({threads, out_});
-    const bool stride1 = g_.sh == 1 && g_.sw == 1;
     const index_t dcol_size = k * p + simd_lanes;
     const auto layout = detail::PaddedLayout::of<T>(g_);
     if (need_dx) dcols_.resize_uninitialized({threads, dcol_size});
@@ -277,7 +274,7 @@ class Conv2d : public Module<Conv2d<T>, T> {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
         const T* col = cols_.data() + n * k * p;
         if (lane_dw)  // dweight += dy_n col^T
-          ember::detail::simd::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
+          detail::simd::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
         else  // dweight^T += col dy_n^T
           ColMap(dw_t, k, out_).noalias() += typename Tensor<T>::ConstSliceMap(col, k, p) * dy_n.transpose();
         if (options_.bias) db += dy_n.rowwise().sum().array();
@@ -288,7 +285,7 @@ class Conv2d : public Module<Conv2d<T>, T> {
             T* dxp = padded_.data() + t * layout.size;
             std::fill_n(dxp, layout.size, T(0));
             detail::col2im_stride1_add(dcol.data(), dxp, g_, layout);
-            detail::unpad_add(dxp, dx_.data() + n * in_sample, g_, layout);
+            detail::unpad_into(dxp, dx_.data() + n * in_sample, g_, layout);
           } else {
             detail::col2im_add(dcol.data(), dx_.data() + n * in_sample, g_);
           }
@@ -332,7 +329,13 @@ class Conv2d : public Module<Conv2d<T>, T> {
   using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
   using ColMap = Eigen::Map<ColMatrix>;
   using ConstColMap = Eigen::Map<const ColMatrix>;
-  static constexpr index_t simd_lanes = ember::detail::simd::lanes<T>;
+  static constexpr index_t simd_lanes = detail::simd::lanes<T>;
+
+  bool is_stride1() const { return options_.stride.h == 1 && options_.stride.w == 1; }
+  // A patch (C_in*kh*kw) under 3 packets, 48 floats with AVX-512 (LeNet's first layer: 25, the seed
+  // CNN's: 9), is under the height of Eigen's GEMM kernel, which then wastes most of it: the
+  // forward and dweight take the short-patch kernels of detail/simd.hpp instead.
+  static bool is_small_patch(index_t patch) { return patch < 3 * simd_lanes; }
 
   detail::ConvGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
