@@ -77,3 +77,56 @@ TEST_CASE("Linear in eval mode keeps nothing for backward", "[linear]") {
   layer.forward(x);
   CHECK_THROWS_WITH(layer.backward(Tensor<float>({1, 2})), Catch::Contains("train mode"));
 }
+
+TEST_CASE("Linear's forward matches the naive sum exactly around the kernel's tiles and panels", "[linear][reference]") {
+  // y = x W^T + b runs on simd::gemm_abt: tiles of up to 12 rows, panels of 4 packets of output
+  // features (64 floats or 32 doubles with AVX-512), K transposed in packet-square blocks. The
+  // shapes put a remainder at each of these, in train mode (panels split among threads) and in
+  // eval mode (rows split among threads), on one and two threads with the work threshold at 0
+  // so that two threads really split. Small integers make every sum exact.
+  const auto check = [](auto zero) {
+    using T = decltype(zero);
+    Generator g(11);
+    const auto integers = [&g](const Shape& shape) {
+      Tensor<T> t(shape);
+      for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(g.below(7)) - T(3);
+      return t;
+    };
+    struct Restore {  // the thread count and work threshold, also when a REQUIRE throws
+      index_t min_work = ember::detail::parallel_min_work;
+      int threads = get_num_threads();
+      ~Restore() {
+        ember::detail::parallel_min_work = min_work;
+        set_num_threads(threads);
+      }
+    } restore;
+    ember::detail::parallel_min_work = 0;
+    for (const int threads : {1, 2})
+      for (const index_t n : {1, 2, 3, 5, 12, 13, 25, 64})
+        for (const index_t in : {1, 7, 16, 17, 40})
+          for (const index_t out : {1, 10, 16, 17, 33, 50, 64, 65, 130})
+            for (const bool bias : {true, false})
+              for (const bool train : {true, false}) {
+                INFO(threads << " threads, x (" << n << ", " << in << "), Linear(" << in << ", " << out
+                             << ", bias " << bias << "), " << (train ? "train" : "eval"));
+                set_num_threads(threads);
+                nn::Linear<T> layer(in, out, bias);
+                if (!train) layer.eval();
+                layer.weight().value = integers({out, in});
+                if (bias) layer.bias().value = integers({out});
+                const auto x = integers({n, in});
+                const auto& y = layer.forward(x);
+                REQUIRE(y.shape() == Shape{n, out});
+                bool exact = true;
+                for (index_t r = 0; r < n; ++r)
+                  for (index_t o = 0; o < out; ++o) {
+                    T sum = bias ? layer.bias().value(o) : T(0);
+                    for (index_t i = 0; i < in; ++i) sum += x(r, i) * layer.weight().value(o, i);
+                    exact = exact && y(r, o) == sum;
+                  }
+                CHECK(exact);
+              }
+  };
+  check(0.0f);
+  check(0.0);
+}

@@ -218,4 +218,148 @@ void gemm_small_k(const T* a, const T* b, index_t ldb, T* c, index_t m, index_t 
   }
 }
 
+
+// C = A B^T + bias for A (M, K) and B (N, K) stored row by row: a Linear layer's forward,
+// y = x W^T + b, with x and W as they are stored. Eigen's GEMM runs this at about half the
+// machine's peak: it packs both operands on every call, and its AVX-512 kernel of 48 x 4 or 8
+// values loads more than it multiplies. Here only B^T is packed (pack_abt, once per forward),
+// into panels of NP packets of columns; A is read in place. Each tile of MR rows x NP packets
+// keeps its MR * NP packets of C in registers through all K steps, each step one load per packet
+// of the panel and one broadcast per row of A: 24 multiply-adds per 10 loads with AVX-512.
+//
+// A panel is (K + 1) rows of np * lanes values: the bias (zeros without one), then row i =
+// column i of B's rows p * width .. p * width + np * lanes, zero past N. So every packet the
+// kernel loads exists, and columns past N come out of a tile as bias-free zeros, never stored.
+template <class T>
+inline constexpr int abt_panel_packets = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
+
+template <class T>
+inline constexpr index_t abt_panel_width = abt_panel_packets<T> * lanes<T>;
+
+template <class T>
+inline index_t abt_panels(index_t n) {
+  return (n + abt_panel_width<T> - 1) / abt_panel_width<T>;
+}
+
+// Values of the packed B^T of an (N, K) B: every panel as wide as a full one.
+template <class T>
+inline index_t packed_abt_size(index_t n, index_t k) {
+  return abt_panels<T>(n) * (k + 1) * abt_panel_width<T>;
+}
+
+// Eigen's packet transpose, as Eigen's own headers compile it: with GCC's warnings that a
+// template argument drops the vector type's alignment attribute (PacketBlock is only ever a
+// local here), and that the intrinsics Eigen's AVX-512 transpose uses read an undefined
+// vector (on purpose; all its lanes are then overwritten), silenced.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+template <class T>
+using Block = Eigen::internal::PacketBlock<Packet<T>, lanes<T>>;
+
+template <class T>
+EIGEN_STRONG_INLINE void transpose(Block<T>& block) {
+  Eigen::internal::ptranspose(block);
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+// Packs panels [panel_begin, panel_end) of B^T and the bias (may be null) into `packed`.
+template <class T>
+void pack_abt(const T* b, const T* bias, index_t n, index_t k, T* packed, index_t panel_begin, index_t panel_end) {
+  constexpr index_t L = lanes<T>, W = abt_panel_width<T>;
+  for (index_t p = panel_begin; p < panel_end; ++p) {
+    const index_t col0 = p * W, cols = std::min(W, n - col0), width = (cols + L - 1) / L * L;
+    T* out = packed + p * (k + 1) * W;
+    for (index_t j = 0; j < width; ++j) out[j] = bias && j < cols ? bias[col0 + j] : T(0);
+    out += width;
+    // Blocks of lanes x lanes values move as packets, transposed in registers.
+    index_t j0 = 0, i0 = 0;
+    for (; j0 + L <= cols; j0 += L)
+      for (i0 = 0; i0 + L <= k; i0 += L) {
+        Block<T> block;
+        for (index_t j = 0; j < L; ++j) block.packet[j] = load(b + (col0 + j0 + j) * k + i0);
+        transpose<T>(block);
+        for (index_t i = 0; i < L; ++i) store(out + (i0 + i) * width + j0, block.packet[i]);
+      }
+    for (index_t i = 0; i < k; ++i)
+      for (index_t j = i < i0 ? j0 : 0; j < width; ++j)
+        out[i * width + j] = j < cols ? b[(col0 + j) * k + i] : T(0);
+  }
+}
+
+template <int MR, int NP, class T>
+EIGEN_STRONG_INLINE void abt_tile(const T* a, index_t lda, const T* panel, index_t k, T* c, index_t ldc, index_t cols) {
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pset1;
+  constexpr index_t L = lanes<T>, W = NP * L;
+  Packet<T> acc[MR][NP];
+  for (int j = 0; j < NP; ++j) {
+    const Packet<T> bias = load(panel + j * L);
+    for (int r = 0; r < MR; ++r) acc[r][j] = bias;
+  }
+  const T* bp = panel + W;
+  for (index_t i = 0; i < k; ++i, bp += W) {
+    Packet<T> bv[NP];
+    for (int j = 0; j < NP; ++j) {
+      bv[j] = load(bp + j * L);
+      keep_in_register(bv[j]);
+    }
+    for (int r = 0; r < MR; ++r) {
+      const Packet<T> av = pset1<Packet<T>>(a[r * lda + i]);
+      for (int j = 0; j < NP; ++j) acc[r][j] = pmadd(av, bv[j], acc[r][j]);
+    }
+  }
+  if (cols == W) {
+    for (int r = 0; r < MR; ++r)
+      for (int j = 0; j < NP; ++j) store(c + r * ldc + j * L, acc[r][j]);
+  } else {
+    T tile[W];
+    for (int r = 0; r < MR; ++r) {
+      for (int j = 0; j < NP; ++j) store(tile + j * L, acc[r][j]);
+      std::copy_n(tile, cols, c + r * ldc);
+    }
+  }
+}
+
+// Rows [0, m) of one panel: tiles of MR rows, then of 4, 2 and 1.
+template <int NP, class T>
+void abt_panel(const T* a, index_t lda, index_t m, const T* panel, index_t k, T* c, index_t ldc, index_t cols) {
+  constexpr int regs = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+  constexpr int MR = std::min(12, (regs - NP - 2) / NP);  // accumulators + a panel row + a broadcast
+  index_t r = 0;
+  for (; r + MR <= m; r += MR) abt_tile<MR, NP>(a + r * lda, lda, panel, k, c + r * ldc, ldc, cols);
+  if constexpr (MR > 4)
+    for (; r + 4 <= m; r += 4) abt_tile<4, NP>(a + r * lda, lda, panel, k, c + r * ldc, ldc, cols);
+  if constexpr (MR > 2)
+    for (; r + 2 <= m; r += 2) abt_tile<2, NP>(a + r * lda, lda, panel, k, c + r * ldc, ldc, cols);
+  for (; r < m; ++r) abt_tile<1, NP>(a + r * lda, lda, panel, k, c + r * ldc, ldc, cols);
+}
+
+// C[rows, columns of panels [panel_begin, panel_end)] = A B^T + bias, from pack_abt's panels.
+// A's rows are lda apart, C's ldc; the N columns of C are those of the packed B.
+template <class T>
+void gemm_abt(const T* a, index_t lda, index_t m, const T* packed, index_t n, index_t k, T* c, index_t ldc,
+              index_t panel_begin, index_t panel_end) {
+  constexpr index_t L = lanes<T>, W = abt_panel_width<T>;
+  for (index_t p = panel_begin; p < panel_end; ++p) {
+    const T* panel = packed + p * (k + 1) * W;
+    const index_t cols = std::min(W, n - p * W);
+    T* cp = c + p * W;
+    switch ((cols + L - 1) / L) {
+      case 1: abt_panel<1>(a, lda, m, panel, k, cp, ldc, cols); break;
+      case 2: abt_panel<2>(a, lda, m, panel, k, cp, ldc, cols); break;
+      case 3:
+        if constexpr (abt_panel_packets<T> >= 3) abt_panel<3>(a, lda, m, panel, k, cp, ldc, cols);
+        break;
+      default:
+        if constexpr (abt_panel_packets<T> >= 4) abt_panel<4>(a, lda, m, panel, k, cp, ldc, cols);
+        break;
+    }
+  }
+}
+
 }  // namespace ember::detail::simd
