@@ -345,19 +345,26 @@ template <class T>
 void gemm_abt(const T* a, index_t lda, index_t m, const T* packed, index_t n, index_t k, T* c, index_t ldc,
               index_t panel_begin, index_t panel_end) {
   constexpr index_t L = lanes<T>, W = abt_panel_width<T>;
-  for (index_t p = panel_begin; p < panel_end; ++p) {
-    const T* panel = packed + p * (k + 1) * W;
-    const index_t cols = std::min(W, n - p * W);
-    T* cp = c + p * W;
-    switch ((cols + L - 1) / L) {
-      case 1: abt_panel<1>(a, lda, m, panel, k, cp, ldc, cols); break;
-      case 2: abt_panel<2>(a, lda, m, panel, k, cp, ldc, cols); break;
-      case 3:
-        if constexpr (abt_panel_packets<T> >= 3) abt_panel<3>(a, lda, m, panel, k, cp, ldc, cols);
-        break;
-      default:
-        if constexpr (abt_panel_packets<T> >= 4) abt_panel<4>(a, lda, m, panel, k, cp, ldc, cols);
-        break;
+  // Blocks of 24 rows (a multiple of every tile height) go through all panels before the next
+  // block, so A's rows are read from memory once and then from L1.
+  constexpr index_t rows_per_block = 24;
+  for (index_t r0 = 0; r0 < m; r0 += rows_per_block) {
+    const index_t rows = std::min(rows_per_block, m - r0);
+    for (index_t p = panel_begin; p < panel_end; ++p) {
+      const T* panel = packed + p * (k + 1) * W;
+      const index_t cols = std::min(W, n - p * W);
+      const T* ar = a + r0 * lda;
+      T* cp = c + r0 * ldc + p * W;
+      switch ((cols + L - 1) / L) {
+        case 1: abt_panel<1>(ar, lda, rows, panel, k, cp, ldc, cols); break;
+        case 2: abt_panel<2>(ar, lda, rows, panel, k, cp, ldc, cols); break;
+        case 3:
+          if constexpr (abt_panel_packets<T> >= 3) abt_panel<3>(ar, lda, rows, panel, k, cp, ldc, cols);
+          break;
+        default:
+          if constexpr (abt_panel_packets<T> >= 4) abt_panel<4>(ar, lda, rows, panel, k, cp, ldc, cols);
+          break;
+      }
     }
   }
 }

@@ -42,26 +42,31 @@ class Linear : public Module<Linear<T>, T> {
     y_.resize_uninitialized({n, out_features_});
     const index_t work = n * in_features_ * out_features_;
     // y = x W^T + b by simd::gemm_abt, from W^T and b packed into panels of output features
-    // (about twice Eigen's speed on these shapes; see docs/design.md). Each thread packs the
-    // panels it multiplies by when training splits panels among threads.
+    // (about 1.7x Eigen's GEMM on these shapes; docs/design.md). Each output is summed in the
+    // same order however the work is split, so results do not depend on the thread count.
     namespace simd = ember::detail::simd;
     const index_t panels = simd::abt_panels<T>(out_features_);
     packed_.resize_uninitialized({simd::packed_abt_size<T>(out_features_, in_features_)});
     const T* bias = has_bias_ ? bias_.value.data() : nullptr;
-    ember::detail::parallel_blocks(panels, 1, work, [&](index_t begin, index_t end) {
-      simd::pack_abt(weight_.value.data(), bias, out_features_, in_features_, packed_.data(), begin, end);
-    });
     const auto multiply = [&](index_t row_begin, index_t row_end, index_t panel_begin, index_t panel_end) {
       simd::gemm_abt(x.data() + row_begin * in_features_, in_features_, row_end - row_begin, packed_.data(),
                      out_features_, in_features_, y_.data() + row_begin * out_features_, out_features_, panel_begin,
                      panel_end);
     };
-    if (this->training_ && panels >= ember::get_num_threads()) {
-      // Training: panels of output features split among threads, as the backward splits the
-      // weight's rows, so a thread's part of W stays in its cache.
-      ember::detail::parallel_blocks(panels, 1, work, [&](index_t begin, index_t end) { multiply(0, n, begin, end); });
+    const auto pack = [&](index_t begin, index_t end) {
+      simd::pack_abt(weight_.value.data(), bias, out_features_, in_features_, packed_.data(), begin, end);
+    };
+    if (panels >= ember::get_num_threads()) {
+      // Panels split among threads: a thread packs the panels it multiplies by, so no packed
+      // line moves between cores, and (training) it reads only the rows of W that its backward
+      // and the optimizer's step then write.
+      ember::detail::parallel_blocks(panels, 1, work, [&](index_t begin, index_t end) {
+        pack(begin, end);
+        multiply(0, n, begin, end);
+      });
     } else {
-      // Inference, or too few panels: rows of the batch split among threads.
+      // Too few panels (out_features up to 64 floats with AVX-512, two threads): rows split.
+      pack(0, panels);
       ember::detail::parallel_blocks(n, 16, work, [&](index_t begin, index_t end) { multiply(begin, end, 0, panels); });
     }
     x_ = this->training_ ? &x : nullptr;
