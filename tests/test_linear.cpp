@@ -78,10 +78,12 @@ TEST_CASE("Linear in eval mode keeps nothing for backward", "[linear]") {
   CHECK_THROWS_WITH(layer.backward(Tensor<float>({1, 2})), Catch::Contains("train mode"));
 }
 
-TEST_CASE("Linear's forward matches the naive sum exactly around the kernel's tiles and panels", "[linear][reference]") {
+TEST_CASE("Linear matches the naive sums exactly around the kernels' tiles, panels and packets", "[linear][reference]") {
   // y = x W^T + b runs on simd::gemm_abt: tiles of up to 12 rows, panels of 4 packets of output
-  // features (64 floats or 32 doubles with AVX-512), K transposed in packet-square blocks. The
-  // shapes put a remainder at each of these, in train mode (panels split among threads) and in
+  // features (64 floats or 32 doubles with AVX-512), K transposed in packet-square blocks. dx =
+  // dy W and dweight += dy^T x run on simd::gemm_ab (blocks of up to 8 rows, a last partial
+  // packet of in_features overlapping the one before; Eigen below one packet). The shapes put
+  // a remainder at each of these, in train mode (panels split among threads) and in
   // eval mode (rows split among threads), on one and two threads with the work threshold at 0
   // so that two threads really split. Small integers make every sum exact.
   const auto check = [](auto zero) {
@@ -103,7 +105,7 @@ TEST_CASE("Linear's forward matches the naive sum exactly around the kernel's ti
     ember::detail::parallel_min_work = 0;
     for (const int threads : {1, 2})
       for (const index_t n : {1, 2, 3, 5, 12, 13, 25, 64})
-        for (const index_t in : {1, 7, 16, 17, 40})
+        for (const index_t in : {1, 7, 8, 16, 17, 40})
           for (const index_t out : {1, 10, 16, 17, 33, 50, 64, 65, 130})
             for (const bool bias : {true, false})
               for (const bool train : {true, false}) {
@@ -125,6 +127,28 @@ TEST_CASE("Linear's forward matches the naive sum exactly around the kernel's ti
                     exact = exact && y(r, o) == sum;
                   }
                 CHECK(exact);
+
+                if (!train) continue;
+                const auto dy = integers({n, out});
+                const auto grad0 = integers({out, in});  // backward adds to the gradient
+                layer.weight().grad = grad0;
+                const auto& dx = layer.backward(dy);
+                REQUIRE(dx.shape() == Shape{n, in});
+                bool dx_exact = true, dw_exact = true;
+                for (index_t r = 0; r < n; ++r)
+                  for (index_t i = 0; i < in; ++i) {
+                    T sum = 0;
+                    for (index_t o = 0; o < out; ++o) sum += dy(r, o) * layer.weight().value(o, i);
+                    dx_exact = dx_exact && dx(r, i) == sum;
+                  }
+                for (index_t o = 0; o < out; ++o)
+                  for (index_t i = 0; i < in; ++i) {
+                    T sum = grad0(o, i);
+                    for (index_t r = 0; r < n; ++r) sum += dy(r, o) * x(r, i);
+                    dw_exact = dw_exact && layer.weight().grad(o, i) == sum;
+                  }
+                CHECK(dx_exact);
+                CHECK(dw_exact);
               }
   };
   check(0.0f);

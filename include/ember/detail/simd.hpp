@@ -42,6 +42,10 @@ inline Packet<T> lanes_mask(index_t begin, index_t end) {
   return load(values);
 }
 template <class T>
+inline Packet<T> pset1_zero() {
+  return Eigen::internal::pset1<Packet<T>>(T(0));
+}
+template <class T>
 inline Packet<T> first_lanes(index_t count) {
   return lanes_mask<T>(0, count);
 }
@@ -152,72 +156,112 @@ void accumulate_abt(const T* a, const T* b, const AbtOperands& o, index_t m, ind
   }
 }
 
-// C = A B (+ bias per row of C) for a short K: A (M, K), B (K, N) and C (M, N) row-major (row
-// strides K, ldb, N). Each block of MR rows and NP packets of columns keeps its MR * NP packets
-// of C in registers through the K steps, each step one load per packet of B and one broadcast
-// per row of A. Eigen's GEMM, whose kernel is 48 rows tall and which packs both operands, runs
-// a convolution's forward with a 9- or 25-value patch at a third of this speed. A last partial
-// packet of columns is computed again over the packet that ends at N (its values do not change).
-template <int MR, int NP, class T>
-EIGEN_STRONG_INLINE void gemm_small_k_block(const T* a, index_t k, const T* b, index_t ldb, T* c, index_t n,
-                                            const T* bias) {
+// C = A B (+ bias per row of C), or C += A B, with B (K, N) and C (M, N) row-major (row strides
+// ldb, ldc) and A (M, K) at any strides: element (r, i) at a[r * ars + i * acs], so A can be a
+// transposed view (dweight += dy^T x). No operand is packed. Each block of MR rows and NP packets
+// of columns keeps its MR * NP packets of C in registers through the K steps, each step one load
+// per packet of B and one broadcast per row of A. Eigen's GEMM, whose kernel is 48 rows tall and
+// which packs both operands, runs a convolution's forward with a 9- or 25-value patch at a third
+// of this speed, and a Linear layer's dx and dweight at 0.7x.
+//
+// A last partial packet of columns is computed over the packet that ends at N, which overlaps
+// the packet before it: an assignment writes those columns' values again, unchanged; an
+// accumulation starts that packet from zero and adds only its new lanes.
+struct AbOperands {
+  index_t ars, acs, ldb, ldc, k;
+};
+
+template <int MR, int NP, bool Accumulate, bool Tail, class T>
+EIGEN_STRONG_INLINE void gemm_ab_block(const T* a, const T* b, T* c, const AbOperands& o, const T* bias,
+                                       const Packet<T>& tail) {
+  using Eigen::internal::padd;
+  using Eigen::internal::pand;
   using Eigen::internal::pmadd;
   using Eigen::internal::pset1;
   constexpr index_t L = lanes<T>;
   Packet<T> acc[MR][NP];
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NP; ++j) acc[r][j] = pset1<Packet<T>>(bias ? bias[r] : T(0));
-  for (index_t i = 0; i < k; ++i) {
+    for (int j = 0; j < NP; ++j)
+      acc[r][j] = Accumulate ? (Tail ? pset1<Packet<T>>(T(0)) : load(c + r * o.ldc + j * L))
+                             : pset1<Packet<T>>(bias ? bias[r] : T(0));
+  for (index_t i = 0; i < o.k; ++i) {
     Packet<T> bv[NP];
     for (int j = 0; j < NP; ++j) {
-      bv[j] = load(b + i * ldb + j * L);
+      bv[j] = load(b + i * o.ldb + j * L);
       keep_in_register(bv[j]);
     }
+    const T* ai = a + i * o.acs;
     for (int r = 0; r < MR; ++r) {
-      const Packet<T> av = pset1<Packet<T>>(a[r * k + i]);
+      const Packet<T> av = pset1<Packet<T>>(ai[r * o.ars]);
       for (int j = 0; j < NP; ++j) acc[r][j] = pmadd(av, bv[j], acc[r][j]);
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NP; ++j) store(c + r * n + j * L, acc[r][j]);
+    for (int j = 0; j < NP; ++j) {
+      T* cp = c + r * o.ldc + j * L;
+      store(cp, Accumulate && Tail ? padd(load(cp), pand(acc[r][j], tail)) : acc[r][j]);
+    }
 }
 
-template <int MR, class T>
-void gemm_small_k_rows(const T* a, index_t k, const T* b, index_t ldb, T* c, index_t n, const T* bias) {
+template <int MR, bool Accumulate, class T>
+void gemm_ab_rows(const T* a, const T* b, T* c, index_t n, const AbOperands& o, const T* bias) {
   constexpr index_t L = lanes<T>;
   constexpr int NP = MR >= 6 ? 24 / MR : 4;  // MR * NP + NP + 1 <= 32 registers (AVX-512)
+  const Packet<T> none = pset1_zero<T>();
   index_t j = 0;
-  for (; j + NP * L <= n; j += NP * L) gemm_small_k_block<MR, NP>(a, k, b + j, ldb, c + j, n, bias);
-  for (; j + L <= n; j += L) gemm_small_k_block<MR, 1>(a, k, b + j, ldb, c + j, n, bias);
-  if (j < n) gemm_small_k_block<MR, 1>(a, k, b + n - L, ldb, c + n - L, n, bias);
+  for (; j + NP * L <= n; j += NP * L) gemm_ab_block<MR, NP, Accumulate, false>(a, b + j, c + j, o, bias, none);
+  for (; j + L <= n; j += L) gemm_ab_block<MR, 1, Accumulate, false>(a, b + j, c + j, o, bias, none);
+  if (j < n) gemm_ab_block<MR, 1, Accumulate, true>(a, b + n - L, c + n - L, o, bias, last_lanes<T>(n - j));
 }
 
-template <class T>
-void gemm_small_k(const T* a, const T* b, index_t ldb, T* c, index_t m, index_t n, index_t k, const T* bias) {
-  if (n < lanes<T>) {  // too narrow for one packet
-    for (index_t r = 0; r < m; ++r)
-      for (index_t j = 0; j < n; ++j) {
-        T sum = bias ? bias[r] : T(0);
-        for (index_t i = 0; i < k; ++i) sum += a[r * k + i] * b[i * ldb + j];
-        c[r * n + j] = sum;
-      }
-    return;
-  }
+// Needs N >= lanes (one whole packet per row); see gemm_ab.
+template <bool Accumulate, class T>
+void gemm_ab_packets(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o, const T* bias) {
   index_t r = 0;
-  for (; r + 8 <= m; r += 8) gemm_small_k_rows<8>(a + r * k, k, b, ldb, c + r * n, n, bias ? bias + r : nullptr);
-  const T* br = bias ? bias + r : nullptr;
+  for (; r + 8 <= m; r += 8) gemm_ab_rows<8, Accumulate>(a + r * o.ars, b, c + r * o.ldc, n, o, bias ? bias + r : nullptr);
+  const T *ar = a + r * o.ars, *br = bias ? bias + r : nullptr;
+  T* cr = c + r * o.ldc;
   switch (m - r) {
-    case 7: gemm_small_k_rows<7>(a + r * k, k, b, ldb, c + r * n, n, br); break;
-    case 6: gemm_small_k_rows<6>(a + r * k, k, b, ldb, c + r * n, n, br); break;
-    case 5: gemm_small_k_rows<5>(a + r * k, k, b, ldb, c + r * n, n, br); break;
-    case 4: gemm_small_k_rows<4>(a + r * k, k, b, ldb, c + r * n, n, br); break;
-    case 3: gemm_small_k_rows<3>(a + r * k, k, b, ldb, c + r * n, n, br); break;
-    case 2: gemm_small_k_rows<2>(a + r * k, k, b, ldb, c + r * n, n, br); break;
-    case 1: gemm_small_k_rows<1>(a + r * k, k, b, ldb, c + r * n, n, br); break;
+    case 7: gemm_ab_rows<7, Accumulate>(ar, b, cr, n, o, br); break;
+    case 6: gemm_ab_rows<6, Accumulate>(ar, b, cr, n, o, br); break;
+    case 5: gemm_ab_rows<5, Accumulate>(ar, b, cr, n, o, br); break;
+    case 4: gemm_ab_rows<4, Accumulate>(ar, b, cr, n, o, br); break;
+    case 3: gemm_ab_rows<3, Accumulate>(ar, b, cr, n, o, br); break;
+    case 2: gemm_ab_rows<2, Accumulate>(ar, b, cr, n, o, br); break;
+    case 1: gemm_ab_rows<1, Accumulate>(ar, b, cr, n, o, br); break;
     default: break;
   }
 }
 
+// C = A B + bias (bias: one value per row of C, or null).
+template <class T>
+void gemm_ab(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o, const T* bias) {
+  if (n < lanes<T>) {  // too narrow for one packet
+    for (index_t r = 0; r < m; ++r)
+      for (index_t j = 0; j < n; ++j) {
+        T sum = bias ? bias[r] : T(0);
+        for (index_t i = 0; i < o.k; ++i) sum += a[r * o.ars + i * o.acs] * b[i * o.ldb + j];
+        c[r * o.ldc + j] = sum;
+      }
+    return;
+  }
+  gemm_ab_packets<false>(a, b, c, m, n, o, bias);
+}
+
+// C += A B.
+template <class T>
+void gemm_ab_add(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o) {
+  if (n < lanes<T>) {
+    for (index_t r = 0; r < m; ++r)
+      for (index_t j = 0; j < n; ++j) {
+        T sum = T(0);
+        for (index_t i = 0; i < o.k; ++i) sum += a[r * o.ars + i * o.acs] * b[i * o.ldb + j];
+        c[r * o.ldc + j] += sum;
+      }
+    return;
+  }
+  gemm_ab_packets<true>(a, b, c, m, n, o, static_cast<const T*>(nullptr));
+}
 
 // C = A B^T + bias for A (M, K) and B (N, K) stored row by row: a Linear layer's forward,
 // y = x W^T + b, with x and W as they are stored. Eigen's GEMM runs this at about half the

@@ -222,9 +222,10 @@ class Conv2d : public Module<Conv2d<T>, T> {
       } else {
         detail::im2col(x.data() + n * in_sample, col, g_);
       }
-      if (small_patch) {  // y_n = w col_n + b, by the short-K kernel
-        detail::simd::gemm_small_k(weight_.value.data(), col, p, y_.data() + n * out_ * p, out_, p, k,
-                                   options_.bias ? bias_.value.data() : nullptr);
+      if (small_patch) {  // y_n = w col_n + b, by the register-blocked kernel
+        detail::simd::gemm_ab(weight_.value.data(), col, y_.data() + n * out_ * p, out_, p,
+                              {.ars = k, .acs = 1, .ldb = p, .ldc = p, .k = k},
+                              options_.bias ? bias_.value.data() : nullptr);
       } else {
         // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
         // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).

@@ -80,18 +80,30 @@ class Linear : public Module<Linear<T>, T> {
     ember::detail::check(x_ != nullptr, *this, ": backward() needs a forward() in train mode first");
     ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
                          dy.shape());
+    namespace simd = ember::detail::simd;
+    const index_t n = dy.size(0), in = in_features_, out = out_features_;
     const auto dy_m = dy.matrix();
+    // simd::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen.
+    const bool packets = in >= simd::lanes<T>;
     // dweight's rows (output features) split among threads as in forward; each row's sum over
-    // the batch stays in one thread.
-    ember::detail::parallel_blocks(out_features_, 16, dy.size(0) * in_features_ * out_features_, [&](index_t begin, index_t end) {
+    // the batch stays in one thread. dweight += dy^T x reads dy^T in place (A's row stride 1).
+    ember::detail::parallel_blocks(out, 16, n * in * out, [&](index_t begin, index_t end) {
       const index_t rows = end - begin;
-      weight_.grad.matrix().middleRows(begin, rows).noalias() += dy_m.middleCols(begin, rows).transpose() * x_->matrix();
+      if (packets)
+        simd::gemm_ab_add(dy.data() + begin, x_->data(), weight_.grad.data() + begin * in, rows, in,
+                          {.ars = 1, .acs = out, .ldb = in, .ldc = in, .k = n});
+      else
+        weight_.grad.matrix().middleRows(begin, rows).noalias() += dy_m.middleCols(begin, rows).transpose() * x_->matrix();
       if (has_bias_) bias_.grad.matrix().row(0).segment(begin, rows) += dy_m.middleCols(begin, rows).colwise().sum();
     });
     if (this->needs_input_grad_) {
       dx_.resize_uninitialized(x_->shape());
-      ember::detail::parallel_blocks(dy.size(0), 16, dy.size(0) * in_features_ * out_features_, [&](index_t begin, index_t end) {
-        dx_.matrix().middleRows(begin, end - begin).noalias() = dy_m.middleRows(begin, end - begin) * weight_.value.matrix();
+      ember::detail::parallel_blocks(n, 16, n * in * out, [&](index_t begin, index_t end) {  // dx = dy W
+        if (packets)
+          simd::gemm_ab(dy.data() + begin * out, weight_.value.data(), dx_.data() + begin * in, end - begin, in,
+                        {.ars = out, .acs = 1, .ldb = in, .ldc = in, .k = out}, static_cast<const T*>(nullptr));
+        else
+          dx_.matrix().middleRows(begin, end - begin).noalias() = dy_m.middleRows(begin, end - begin) * weight_.value.matrix();
       });
     } else {
       dx_.resize_uninitialized({0});
