@@ -650,7 +650,7 @@ def load_ember(paths):
                 warn(f"{path}: {b['name']}: unknown time_unit {unit!r}, skipped")
                 continue
             rec = {"seconds": float(b["real_time"]) * _UNIT[unit],
-                   "items_per_second": b.get("items_per_second")}
+                   "items_per_second": b.get("items_per_second"), "flops": b.get("FLOP/s")}
             if b.get("run_type") == "aggregate":
                 if b.get("aggregate_name") != "median":
                     continue
@@ -662,11 +662,24 @@ def load_ember(paths):
     out = {}
     for name, recs in runs.items():
         ips = [r["items_per_second"] for r in recs if r["items_per_second"] is not None]
+        flops = [r["flops"] for r in recs if r["flops"] is not None]
         out[name] = {"seconds": statistics.median(r["seconds"] for r in recs),
                      "items_per_second": statistics.median(ips) if ips else None,
+                     "flops": statistics.median(flops) if flops else None,
                      "source": "1 run" if len(recs) == 1 else f"median of {len(recs)} runs"}
     out.update(medians)  # a median aggregate wins over the individual repetitions
     return out, contexts
+
+
+def machine_peak(ember, threads):
+    """The float32 multiply-add peak ember_bench measured in its run (machine/fma_peak), as text."""
+    one, many = ember.get("machine/fma_peak/one_thread"), ember.get("machine/fma_peak/all_threads")
+    if not one or not one.get("flops"):
+        return None
+    text = f"Float32 multiply-add peak in ember's run (machine/fma_peak): {one['flops'] / 1e9:.0f} GFLOP/s on 1 thread"
+    if many and many.get("flops"):
+        text += f", {many['flops'] / 1e9:.0f} on {threads}"
+    return text
 
 
 # --------------------------------------------------------------------------------------------------
@@ -814,6 +827,9 @@ def main(argv):
     ember_dates = ", ".join(str(c["date"]) for c in contexts if c.get("date"))
     if ember_dates:
         header += f" ember's JSON: {ember_dates}."
+    peak = machine_peak(ember, args.threads)
+    if peak:
+        header += f" {peak}."
 
     print(f"# PyTorch {torch_desc} vs ember", flush=True)
     print(f"# BLAS loaded by torch: {blas['path']}" + (f"  [{blas['config']}]" if blas["config"] else ""))
@@ -836,7 +852,7 @@ def main(argv):
         if not rows:
             raise SystemExit(f"error: --filter {args.filter!r} matches no row")
     known = {r["name"] for r in build_rows()}
-    unknown = sorted(n for n in ember if n not in known)
+    unknown = sorted(n for n in ember if n not in known and not n.startswith("machine/"))
     if unknown:
         warn("ember's JSON has benchmarks this script has no PyTorch twin for (not in the table): "
              + ", ".join(unknown))
