@@ -12,11 +12,23 @@ namespace ember::metrics {
 
 namespace detail {
 
+// The scalar a model computes in: its value_type (ember's layers and Sequential), else float if
+// its forward takes a Tensor<float> (a user's own struct), else double.
+template <class Model>
+auto scalar_of() {
+  if constexpr (requires { typename Model::value_type; })
+    return typename Model::value_type{};
+  else if constexpr (requires(Model& m, const Tensor<float>& x) { m.forward(x); })
+    return float{};
+  else
+    return double{};
+}
+
 // Runs the model in eval mode over the dataset and calls f(predicted, label) per sample;
 // the model's train/eval mode is restored afterwards.
 template <class Model, class F>
 void for_each_prediction(Model& model, const data::ImageDataset& dataset, index_t batch_size, F&& f) {
-  using T = typename std::remove_cvref_t<decltype(model.forward(std::declval<const Tensor<float>&>()))>::value_type;
+  using T = decltype(scalar_of<Model>());
   bool was_training = true;
   if constexpr (requires { model.is_training(); }) was_training = model.is_training();
   if constexpr (requires { model.eval(); }) model.eval();
