@@ -1,9 +1,11 @@
 // What the two MNIST examples share: their flags, finding the data, and the epoch timer.
-// Flags are parsed with CLI11 (Debian libcli11-dev); ember itself needs only Eigen.
+// Flags are parsed with CLI11 (Debian libcli11-dev), and --save writes safetensors through
+// <ember/io.hpp>, which uses nlohmann-json (nlohmann-json3-dev); ember's core needs only Eigen.
 #pragma once
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <variant>
 #include <vector>
@@ -11,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include <ember/ember.hpp>
+#include <ember/io.hpp>
 
 struct Flags {
   std::string data;  // empty: $MNIST_DIR, then data/mnist
@@ -22,6 +25,7 @@ struct Flags {
   std::string model = "seed";
   std::uint64_t seed = 0;
   int threads = 0;  // 0: all cores
+  std::string save;  // empty: no file
 };
 
 // Adds the flags both examples take; `extra` adds an example's own.
@@ -33,6 +37,24 @@ inline void add_common_flags(CLI::App& app, Flags& f) {
   app.add_option("--optimizer", f.optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
   app.add_option("--seed", f.seed, "seed of the weights and of the shuffling")->capture_default_str();
   app.add_option("--threads", f.threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
+  app.add_option("--save", f.save,
+                 "after every epoch, write the weights to this safetensors file, named as the PyTorch "
+                 "model's state_dict (replaced atomically: an interrupted run keeps the last epoch's)")
+      ->check([](const std::string& path) -> std::string {  // fail now, not after the first epoch
+        const auto folder = std::filesystem::path(path).parent_path();
+        if (std::filesystem::path(path).filename().empty()) return "needs a file name, got " + path;
+        if (!folder.empty() && !std::filesystem::is_directory(folder))
+          return "the folder " + folder.string() + " does not exist";
+        return {};
+      });
+}
+
+// --save: the weights after this epoch (io::save replaces the file atomically).
+template <class Model>
+void save_epoch(Model& model, const Flags& f, int epoch) {
+  if (f.save.empty()) return;
+  ember::io::save(model, f.save);
+  if (epoch == f.epochs) std::printf("weights saved to %s\n", f.save.c_str());
 }
 
 // Parses argv; on a bad flag prints one line naming it and exits with 2.

@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
       const double seconds = timer.seconds();
       std::printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s\n", epoch,
                   total_loss / static_cast<double>(loader.size()), 100 * metrics::accuracy(model, test), seconds);
+      save_epoch(model, flags, epoch);
     }
     std::printf("final test accuracy %.2f%%\n", 100 * metrics::accuracy(model, test));
   } catch (const Error& e) {

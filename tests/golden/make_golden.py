@@ -518,6 +518,50 @@ tensors: conv1.weight conv1.bias fc.weight fc.bias (initial), x labels loss1..lo
     g.save()
 
 
+# --------------------------------------------------------------------------
+# safetensors: a state_dict written as PyTorch's safetensors package writes it
+# --------------------------------------------------------------------------
+
+def write_safetensors(path, state_dict):
+    """The safetensors format, written the way the reference implementation does (Debian has no
+    python3-safetensors): tensors ordered by name, an 8-byte little-endian header length, a
+    compact JSON header with __metadata__ first, padded with spaces to 8 bytes, then the data."""
+    import json
+    dtypes = {torch.float32: "F32", torch.float64: "F64"}
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().contiguous()
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    print("wrote %-20s %8d bytes" % (os.path.basename(path), os.path.getsize(path)))
+
+
+def case_safetensors():
+    g = GoldenFile("safetensors.txt", """
+computed with torch 1.13: torch.manual_seed(7); model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3),
+  nn.ReLU(), nn.Linear(3, 2)); its state_dict is mlp_small.safetensors (written by
+  write_safetensors()); x = randn(2, 1, 2, 2); y = model(x)
+  tensors: x y and the state_dict (1.weight 1.bias 3.weight 3.bias)
+""")
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = torch.randn(2, 1, 2, 2)
+    with torch.no_grad():
+        y = model(x)
+    write_safetensors(os.path.join(OUT_DIR, "mlp_small.safetensors"), model.state_dict())
+    g.tensor("x", x)
+    g.tensor("y", y)
+    for name, t in model.state_dict().items():
+        g.tensor(name, t)
+    g.save()
+
+
 def main():
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
@@ -532,6 +576,7 @@ def main():
     case_conv2d()
     case_maxpool2d()
     case_cnn_adam()
+    case_safetensors()
 
 
 if __name__ == "__main__":
