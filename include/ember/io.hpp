@@ -183,9 +183,10 @@ inline std::map<std::string, Entry> parse_header(const std::string& text, std::u
         ok = false;
         break;
       }
-      e.shape.push_back(d.get<std::int64_t>());
-      numel *= d.get<std::uint64_t>();
-      if (numel > buffer_bytes) numel = buffer_bytes + 1;  // saturate: too big either way, no overflow
+      const std::uint64_t size = d.get<std::uint64_t>();
+      e.shape.push_back(static_cast<std::int64_t>(size));
+      // Saturates past the buffer (too big either way) instead of overflowing.
+      numel = size != 0 && numel > buffer_bytes / size ? buffer_bytes + 1 : numel * size;
     }
     if (!ok) {
       errors.push_back(where + "shape " + value["shape"].dump() + " is not a list of sizes");
