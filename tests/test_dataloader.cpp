@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 #include <set>
+#include <string>
+#include <vector>
+
+#include "helpers.hpp"
 
 using namespace ember;
 
@@ -92,4 +96,71 @@ TEST_CASE("DataLoader rejects bad options", "[dataloader]") {
   const auto ds = make_dataset(3);
   CHECK_THROWS_WITH(data::DataLoader(ds, {.batch_size = 0}), Catch::Contains("batch_size must be positive, got 0"));
   CHECK_THROWS_WITH(data::DataLoader(data::ImageDataset{.name = "nothing"}), Catch::Contains("'nothing' is empty"));
+}
+
+TEST_CASE("Normalize gives torchvision's ToTensor() + Normalize() values bit for bit, per channel", "[dataloader]") {
+  const golden::File g("normalize.txt");  // computed with torchvision 0.14 on torch 1.13
+  const auto check_case = [&](const std::string& prefix, std::vector<double> mean, std::vector<double> std) {
+    const auto& pixels = g[prefix + "pixels"];  // (C, H, W)
+    data::ImageDataset ds;
+    ds.name = prefix;
+    ds.channels = pixels.shape[0];
+    ds.height = pixels.shape[1];
+    ds.width = pixels.shape[2];
+    for (double v : pixels.values) ds.pixels.push_back(static_cast<std::uint8_t>(v));
+    ds.labels = {0};
+    ds.normalize = {mean, std};
+    data::DataLoader loader(ds, {.batch_size = 1});
+    const auto& images = (*loader.begin()).images;
+    const auto x = images.reshape({ds.channels, ds.height, ds.width});
+    CHECK(test::mismatch(x, g[prefix + "x"], {.rtol = 0, .atol = 0}).empty());
+  };
+  check_case("mnist.", {0.1307}, {0.3081});
+  check_case("rgb.", {0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616});
+
+  SECTION("one mean and std serve every channel") {
+    data::ImageDataset ds;
+    ds.name = "rgb";
+    ds.channels = 3;
+    ds.height = ds.width = 1;
+    ds.pixels = {51, 51, 51};
+    ds.labels = {0};
+    ds.normalize = {{0.5}, {0.25}};
+    data::DataLoader loader(ds, {.batch_size = 1});
+    const auto& images = (*loader.begin()).images;
+    for (index_t c = 0; c < 3; ++c) CHECK(images(0, c, 0, 0) == (51.0f / 255.0f - 0.5f) / 0.25f);
+  }
+}
+
+TEST_CASE("Normalize set after the loader was made applies from the next epoch; bad values are named", "[dataloader]") {
+  auto ds = make_dataset(4);
+  data::DataLoader loader(ds, {.batch_size = 4});
+  CHECK((*loader.begin()).images(1, 0, 0, 0) == 1.0f / 255.0f);
+  ds.normalize = {{0.5}, {2.0}};
+  CHECK((*loader.begin()).images(1, 0, 0, 0) == (1.0f / 255.0f - 0.5f) / 2.0f);
+
+  ds.normalize = {{0.5, 0.5}, {1.0, 1.0}};  // two values for one channel
+  CHECK_THROWS_WITH(loader.begin(), Catch::Contains("toy") && Catch::Contains("2 mean(s) and 2 std(s)") &&
+                                        Catch::Contains("one per channel (1)"));
+  ds.normalize = {{0.5}, {}};
+  CHECK_THROWS_WITH(data::DataLoader(ds, {.batch_size = 4}), Catch::Contains("1 mean(s) and 0 std(s)"));
+  ds.normalize = {{0.5}, {0.0}};
+  CHECK_THROWS_WITH(data::DataLoader(ds, {.batch_size = 4}), Catch::Contains("std[0] = 0"));
+}
+
+TEST_CASE("metrics::accuracy sees the dataset's Normalize, as the training loop does", "[dataloader][metrics]") {
+  // A Linear(1, 2) whose logits are (0, x): class 1 wins exactly when the loader's x is above 0.
+  data::ImageDataset ds;
+  ds.name = "one pixel";
+  ds.height = ds.width = 1;
+  ds.pixels = {10, 200};
+  ds.labels = {0, 1};  // right only if 200 maps above 0 and 10 below: needs Normalize
+  nn::Sequential model{nn::Flatten{}, nn::Linear{1, 2}};
+  for (auto& [name, p] : model.named_parameters()) {
+    p.value.fill(0);
+    if (name.ends_with("weight")) p.value(1, 0) = 1;
+  }
+  CHECK(metrics::accuracy(model, ds) == 0.5);  // [0, 1]: both above 0, both class 1
+  ds.normalize = {{0.5}, {0.5}};
+  CHECK(metrics::accuracy(model, ds) == 1.0);
 }

@@ -562,6 +562,31 @@ computed with torch 1.13: torch.manual_seed(7); model = nn.Sequential(nn.Flatten
     g.save()
 
 
+# --------------------------------------------------------------------------
+# normalize: torchvision's ToTensor() then Normalize(mean, std)
+# --------------------------------------------------------------------------
+
+def case_normalize():
+    import numpy as np
+    import torchvision.transforms as T
+    g = GoldenFile("normalize.txt", """
+computed with torchvision 0.14 (Debian python3-torchvision) on torch 1.13:
+  Compose([ToTensor(), Normalize(mean, std)]) on HWC uint8 numpy images
+case 'mnist.': a (16, 16, 1) image of the values 0..255, mean (0.1307,), std (0.3081,)
+case 'rgb.': a (16, 16, 3) image, value (i * 7) % 256 at flat HWC index i,
+  mean (0.4914, 0.4822, 0.4465), std (0.2470, 0.2435, 0.2616)
+  tensors: <case>pixels (the uint8 values in CHW order, as ember stores them) and <case>x
+""")
+    cases = (("mnist.", np.arange(256, dtype=np.uint8).reshape(16, 16, 1), (0.1307,), (0.3081,)),
+             ("rgb.", ((np.arange(768) * 7) % 256).astype(np.uint8).reshape(16, 16, 3),
+              (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)))
+    for prefix, img, mean, std in cases:
+        x = T.Compose([T.ToTensor(), T.Normalize(mean, std)])(img)
+        g.tensor(prefix + "pixels", torch.from_numpy(img.transpose(2, 0, 1).astype(np.int64).copy()))
+        g.tensor(prefix + "x", x)
+    g.save()
+
+
 def main():
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
@@ -577,6 +602,7 @@ def main():
     case_maxpool2d()
     case_cnn_adam()
     case_safetensors()
+    case_normalize()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ template <class T = float>
 class DataLoader {
  public:
   struct Batch {
-    Tensor<T> images;               // images: (B, C, H, W) in [0, 1]
+    Tensor<T> images;               // images: (B, C, H, W) in [0, 1], then the dataset's Normalize
     Tensor<std::int64_t> labels;    // labels: (B,)
   };
 
@@ -35,9 +35,8 @@ class DataLoader {
     ember::detail::check(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
     ember::detail::check(dataset.size() > 0, "DataLoader: the dataset '", dataset.name, "' is empty");
     order_.resize(static_cast<std::size_t>(dataset.size()));
-    // ToTensor() divides by 255 (x * (1/255) can differ in the last bit): a table of the quotients.
-    for (int v = 0; v < 256; ++v) scale_[v] = static_cast<T>(v) / T(255);
     std::iota(order_.begin(), order_.end(), index_t{0});
+    make_table();
   }
 
   // Batches per epoch: 938 for 60,000 samples at batch 64 (937 with drop_last).
@@ -65,8 +64,10 @@ class DataLoader {
     index_t b_;
   };
 
-  // Starts an epoch: a new permutation when shuffling (Fisher-Yates from the loader's generator).
+  // Starts an epoch: a new permutation when shuffling (Fisher-Yates from the loader's generator),
+  // and the dataset's Normalize as it is now.
   iterator begin() {
+    make_table();
     if (options_.shuffle) {
       for (std::size_t i = order_.size() - 1; i > 0; --i)
         std::swap(order_[i], order_[static_cast<std::size_t>(generator_.below(i + 1))]);
@@ -86,11 +87,15 @@ class DataLoader {
     const index_t per = dataset_->image_numel();
     batch_.images.resize_uninitialized({count, dataset_->channels, dataset_->height, dataset_->width});
     batch_.labels.resize_uninitialized({count});
+    const index_t plane = dataset_->height * dataset_->width;
     T* out = batch_.images.data();
     for (index_t i = 0; i < count; ++i) {
       const index_t s = order_[static_cast<std::size_t>(first + i)];
       const std::uint8_t* px = dataset_->pixels.data() + s * per;
-      for (index_t j = 0; j < per; ++j) out[i * per + j] = scale_[px[j]];
+      for (index_t c = 0; c < dataset_->channels; ++c) {
+        const T* table = table_.data() + c * 256;
+        for (index_t j = c * plane; j < (c + 1) * plane; ++j) out[i * per + j] = table[px[j]];
+      }
       batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
     }
     loaded_ = b;
@@ -104,7 +109,32 @@ class DataLoader {
   std::vector<index_t> order_;
   Batch batch_;
   index_t loaded_ = -1;
-  T scale_[256];  // pixel value -> value / 255
+  std::vector<T> table_;  // channel c, pixel value v -> table_[c * 256 + v]
+
+  // ToTensor() divides by 255 (x * (1/255) can differ in the last bit), then Normalize subtracts
+  // the mean and divides by the std, each converted to T first (torchvision's as_tensor): a table
+  // of the results per channel, so the batch is one lookup per pixel.
+  void make_table() {
+    const Normalize& norm = dataset_->normalize;
+    const index_t channels = dataset_->channels;
+    const auto fits = [&](std::size_t n) { return n == 1 || static_cast<index_t>(n) == channels; };
+    ember::detail::check(norm.mean.size() == norm.std.size() && (norm.mean.empty() || fits(norm.mean.size())),
+                         "DataLoader: the dataset '", dataset_->name, "' has Normalize with ", norm.mean.size(),
+                         " mean(s) and ", norm.std.size(), " std(s); give one of each, or one per channel (",
+                         channels, ")");
+    for (std::size_t c = 0; c < norm.std.size(); ++c)
+      ember::detail::check(static_cast<T>(norm.std[c]) != T(0), "DataLoader: the dataset '", dataset_->name,
+                           "' has Normalize std[", c, "] = 0 (it divides by the std)");
+    table_.resize(static_cast<std::size_t>(channels * 256));
+    for (index_t c = 0; c < channels; ++c) {
+      const std::size_t k = norm.mean.size() == 1 ? 0 : static_cast<std::size_t>(c);
+      for (int v = 0; v < 256; ++v) {
+        T x = static_cast<T>(v) / T(255);
+        if (!norm.mean.empty()) x = (x - static_cast<T>(norm.mean[k])) / static_cast<T>(norm.std[k]);
+        table_[static_cast<std::size_t>(c * 256 + v)] = x;
+      }
+    }
+  }
 };
 
 }  // namespace ember::data
