@@ -53,3 +53,15 @@ TEST_CASE("Generator::below is uniform over its range", "[random]") {
   for (int i = 0; i < 50000; ++i) ++counts[g.below(5)];
   for (int c : counts) CHECK(std::abs(c - 10000) < 400);  // ~4.5 standard deviations
 }
+
+TEST_CASE("Generator's state carries it over: a copy from the state draws the same numbers", "[random]") {
+  Generator a(42);
+  for (int i = 0; i < 1000; ++i) a.next_u64();  // somewhere in the middle of a block
+  Generator b(7);
+  b.set_state(a.state());
+  for (int i = 0; i < 1000; ++i) REQUIRE(a.next_u64() == b.next_u64());
+  const auto before = b.state();
+  CHECK_THROWS_WITH(b.set_state("1 2 3"), Catch::Contains("not an mt19937_64 state") && Catch::Contains("1 2 3"));
+  CHECK_THROWS_WITH(b.set_state(a.state() + " 99"), Catch::Contains("not an mt19937_64 state"));
+  CHECK(b.state() == before);  // a failed set_state changes nothing
+}

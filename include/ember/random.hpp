@@ -5,7 +5,10 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
 
+#include "ember/error.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember {
@@ -38,6 +41,22 @@ class Generator {
 
   const std::mt19937_64& engine() const { return engine_; }
   std::mt19937_64& engine() { return engine_; }
+
+  // The engine's state as the standard's text form (312 words and a position), and back: a
+  // generator given the state of another draws the same numbers from then on.
+  std::string state() const {
+    std::ostringstream out;
+    out << engine_;
+    return out.str();
+  }
+  void set_state(const std::string& state) {
+    std::istringstream in(state);
+    std::mt19937_64 engine;
+    in >> engine;
+    ember::detail::check(!in.fail() && (in >> std::ws).eof(), "Generator: not an mt19937_64 state: \"",
+                         state.substr(0, 40), state.size() > 40 ? "...\"" : "\"");
+    engine_ = engine;
+  }
 
  private:
   std::mt19937_64 engine_;

@@ -46,7 +46,22 @@ class DataLoader {
   }
   const DataLoaderOptions& options() const { return options_; }
   Generator& generator() { return generator_; }
+  // The sample order of the current epoch (the next epoch shuffles it again), and setting it,
+  // with generator().set_state(), to resume a run (io::load_checkpoint does both).
   const std::vector<index_t>& order() const { return order_; }
+  void set_order(const std::vector<index_t>& order) {
+    ember::detail::check(order.size() == order_.size(), "DataLoader: set_order got ", order.size(),
+                         " indices for the dataset '", dataset_->name, "' of ", order_.size(), " samples");
+    std::vector<bool> seen(order.size(), false);
+    for (const index_t s : order) {
+      ember::detail::check(s >= 0 && s < static_cast<index_t>(order.size()) && !seen[static_cast<std::size_t>(s)],
+                           "DataLoader: set_order needs each sample index 0..", order.size() - 1, " once; got ", s,
+                           s >= 0 && s < static_cast<index_t>(order.size()) ? " twice" : ", out of range");
+      seen[static_cast<std::size_t>(s)] = true;
+    }
+    order_ = order;
+    loaded_ = -1;
+  }
 
   class iterator {
    public:

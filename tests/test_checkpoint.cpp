@@ -1,0 +1,210 @@
+#include <ember/ember.hpp>
+#include <ember/io.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "files.hpp"
+
+using namespace ember;
+
+namespace {
+
+// 50 random 1x3x3 images with labels = (sum of pixels) % 3: something to fit.
+data::ImageDataset toy_dataset(index_t n = 50) {
+  data::ImageDataset ds;
+  ds.name = "toy";
+  ds.height = ds.width = 3;
+  Generator g(11);
+  for (index_t i = 0; i < n; ++i) {
+    int sum = 0;
+    for (int k = 0; k < 9; ++k) {
+      ds.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
+      sum += ds.pixels.back();
+    }
+    ds.labels.push_back(static_cast<std::uint8_t>(sum % 3));
+  }
+  return ds;
+}
+
+auto toy_model() { return nn::Sequential{nn::Flatten{}, nn::Linear{9, 8}, nn::ReLU{}, nn::Linear{8, 3}}; }
+
+template <class Model, class Optimizer>
+std::int64_t train_epochs(Model& model, Optimizer& optimizer, data::DataLoader<float>& loader, int epochs,
+                          std::int64_t step) {
+  nn::CrossEntropyLoss criterion;
+  for (int e = 0; e < epochs; ++e)
+    for (const auto& [images, labels] : loader) {
+      criterion.forward(model.forward(images), labels);
+      optimizer.zero_grad();
+      model.backward(criterion.backward());
+      optimizer.step();
+      ++step;
+    }
+  return step;
+}
+
+template <class Model>
+std::vector<float> weights_of(Model& model) {
+  std::vector<float> out;
+  for (auto& [name, p] : model.named_parameters()) out.insert(out.end(), p.value.data(), p.value.data() + p.value.numel());
+  return out;
+}
+
+// Runs 2 epochs, checkpoints, runs 2 more; then resumes a fresh model, optimizer and loader from
+// the checkpoint and runs the same 2: the weights must be the same bits.
+template <class MakeOptimizer>
+void check_resume(MakeOptimizer make_optimizer) {
+  test::TempDir dir;
+  const auto path = dir.file("run.ckpt");
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  auto optimizer = make_optimizer(model);
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true, .seed = 3});
+  std::int64_t step = train_epochs(model, optimizer, loader, 2, 0);
+  io::save_checkpoint(model, optimizer, loader, step, path);
+  train_epochs(model, optimizer, loader, 2, step);
+
+  manual_seed(2);  // other weights, other optimizer state, other loader state until loaded
+  auto resumed = toy_model();
+  auto resumed_optimizer = make_optimizer(resumed);
+  data::DataLoader resumed_loader(ds, {.batch_size = 8, .shuffle = true, .seed = 99});
+  train_epochs(resumed, resumed_optimizer, resumed_loader, 1, 0);
+  const std::int64_t loaded_step = io::load_checkpoint(resumed, resumed_optimizer, resumed_loader, path);
+  CHECK(loaded_step == 14);  // 2 epochs of 7 batches
+  train_epochs(resumed, resumed_optimizer, resumed_loader, 2, loaded_step);
+  CHECK(weights_of(resumed) == weights_of(model));
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("a run resumed from a checkpoint continues bit for bit (Adam, AMSGrad, SGD with momentum)", "[io][checkpoint]") {
+  SECTION("Adam with weight decay") {
+    check_resume([](auto& m) { return optim::Adam(m.parameters(), {.lr = 1e-2, .weight_decay = 1e-3}); });
+  }
+  SECTION("Adam with amsgrad") {
+    check_resume([](auto& m) { return optim::Adam(m.parameters(), {.lr = 1e-2, .amsgrad = true}); });
+  }
+  SECTION("SGD with nesterov momentum") {
+    check_resume([](auto& m) { return optim::SGD(m.parameters(), {.lr = 0.05, .momentum = 0.9, .nesterov = true}); });
+  }
+  SECTION("SGD without momentum") {
+    check_resume([](auto& m) { return optim::SGD(m.parameters(), {.lr = 0.05}); });
+  }
+}
+
+TEST_CASE("load_checkpoint restores the optimizer's options and step count, as torch's load_state_dict", "[io][checkpoint]") {
+  test::TempDir dir;
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  optim::Adam adam(model.parameters(), {.lr = 0.0123, .betas = {0.8, 0.99}, .eps = 1e-7, .weight_decay = 0.1});
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true});
+  const auto step = train_epochs(model, adam, loader, 1, 0);
+  io::save_checkpoint(model, adam, loader, step, dir.file("c"));
+  optim::Adam other(model.parameters());
+  CHECK(io::load_checkpoint(model, other, loader, dir.file("c")) == 7);
+  CHECK(other.options().lr == 0.0123);
+  CHECK(other.options().betas == std::pair<double, double>{0.8, 0.99});
+  CHECK(other.options().eps == 1e-7);
+  CHECK(other.options().weight_decay == 0.1);
+  CHECK(other.step_count() == 7);
+}
+
+TEST_CASE("load_checkpoint names every problem and changes nothing when the file does not fit", "[io][checkpoint]") {
+  test::TempDir dir;
+  const auto path = dir.file("run.ckpt");
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  optim::Adam adam(model.parameters(), {.lr = 1e-2});
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true});
+  const auto step = train_epochs(model, adam, loader, 1, 0);
+  io::save_checkpoint(model, adam, loader, step, path);
+
+  manual_seed(2);
+  auto target = toy_model();
+  optim::Adam target_adam(target.parameters());
+  data::DataLoader target_loader(ds, {.batch_size = 8, .shuffle = true, .seed = 5});
+  const auto weights = weights_of(target);
+  const auto order = target_loader.order();
+  const auto unchanged = [&] {
+    CHECK(weights_of(target) == weights);
+    CHECK(target_loader.order() == order);
+    CHECK(target_adam.step_count() == 0);
+    CHECK(target_adam.options().lr == 1e-3);
+  };
+
+  SECTION("weights alone are not a checkpoint, and a checkpoint is not weights alone") {
+    io::save(model, dir.file("weights"));
+    CHECK_THROWS_WITH(io::load_checkpoint(target, target_adam, target_loader, dir.file("weights")),
+                      Catch::Contains("not a checkpoint") && Catch::Contains("io::load"));
+    CHECK_THROWS_WITH(io::load(target, path), Catch::Contains("\"optimizer.1.weight.exp_avg\"") &&
+                                                  Catch::Contains("is a checkpoint: io::load_checkpoint"));
+  }
+  SECTION("another optimizer") {
+    optim::SGD sgd(target.parameters(), {.lr = 0.1});
+    CHECK_THROWS_WITH(io::load_checkpoint(target, sgd, target_loader, path),
+                      Catch::Contains("the checkpoint's optimizer is Adam, not SGD"));
+  }
+  SECTION("amsgrad on one side only") {
+    optim::Adam ams(target.parameters(), {.amsgrad = true});
+    CHECK_THROWS_WITH(io::load_checkpoint(target, ams, target_loader, path),
+                      Catch::Contains("amsgrad off, this one has it on") && Catch::Contains("max_exp_avg_sq\" is missing"));
+  }
+  SECTION("a loader over another dataset") {
+    const auto small = toy_dataset(20);
+    data::DataLoader other(small, {.batch_size = 8});
+    CHECK_THROWS_WITH(io::load_checkpoint(target, target_adam, other, path),
+                      Catch::Contains("\"loader.order\" is I64 (50,), expected I64 (20,)"));
+  }
+  SECTION("another model") {
+    auto wide = nn::Sequential{nn::Flatten{}, nn::Linear{9, 16}, nn::ReLU{}, nn::Linear{16, 3}};
+    optim::Adam wide_adam(wide.parameters());
+    CHECK_THROWS_WITH(io::load_checkpoint(wide, wide_adam, target_loader, path),
+                      Catch::Contains("problems") &&
+                          Catch::Contains("\"1.weight\" has shape (8, 9) in the file, the model's is (16, 9)") &&
+                          Catch::Contains("\"optimizer.3.weight.exp_avg_sq\" is F32 (3, 8), expected floating point (3, 16)"));
+  }
+  SECTION("a corrupted order and generator") {
+    // Same-length edits inside the file: sample 0 twice in the order, a letter in the generator.
+    auto bytes = read_bytes(path);
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    const auto header = bytes.substr(8, n);
+    const auto key = header.find("\"loader.order\"");
+    const auto offsets = header.find("data_offsets\":[", key) + 15;
+    const std::uint64_t begin = std::stoull(header.substr(offsets));
+    std::memcpy(bytes.data() + 8 + n + begin + 8, bytes.data() + 8 + n + begin, 8);  // order[1] = order[0]
+    const auto gen = bytes.find("\"ember.loader.generator\":\"") + 26;
+    bytes[gen] = 'x';
+    std::ofstream(path, std::ios::binary) << bytes;
+    CHECK_THROWS_WITH(io::load_checkpoint(target, target_adam, target_loader, path),
+                      Catch::Contains("\"loader.order\" is not a permutation of 0..49") &&
+                          Catch::Contains("\"ember.loader.generator\": Generator: not an mt19937_64 state"));
+  }
+  unchanged();
+}
+
+TEST_CASE("DataLoader::set_order takes only a permutation of its samples", "[dataloader][checkpoint]") {
+  const auto ds = toy_dataset(4);
+  data::DataLoader loader(ds, {.batch_size = 2});
+  loader.set_order({3, 2, 1, 0});
+  CHECK((*loader.begin()).labels(0) == ds.labels[3]);
+  CHECK_THROWS_WITH(loader.set_order({0, 1, 2}), Catch::Contains("3 indices") && Catch::Contains("4 samples"));
+  CHECK_THROWS_WITH(loader.set_order({0, 1, 1, 2}), Catch::Contains("got 1 twice"));
+  CHECK_THROWS_WITH(loader.set_order({0, 1, 2, 4}), Catch::Contains("got 4, out of range"));
+  CHECK(loader.order() == std::vector<index_t>{3, 2, 1, 0});
+}
