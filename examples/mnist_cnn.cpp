@@ -72,13 +72,7 @@ void fit(Model& model, const Flags& flags, const data::ImageDataset& train, cons
 }
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a CNN on MNIST, as the PyTorch notebook does", "mnist_cnn"};
-  Flags flags;
-  add_common_flags(app, flags);
-  app.add_option("--model", flags.model, "seed (Conv2d(1,16,3) ReLU MaxPool2d(2) Linear(2704,10)) or lenet")
-      ->check(CLI::IsMember({"seed", "lenet"}))
-      ->capture_default_str();
-  parse_flags(app, argc, argv);
+  const Flags flags = parse_flags(Example::cnn, argc, argv);
   apply_common_flags(flags);
 
   try {

@@ -54,11 +54,7 @@ struct Mlp {
 };
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train an MLP on MNIST, as the PyTorch notebook does", "mnist_mlp"};
-  Flags flags;
-  add_common_flags(app, flags);
-  app.add_option("--hidden", flags.hidden, "hidden layer sizes, e.g. 128,64")->delimiter(',')->check(CLI::Range(1, 1 << 30));
-  parse_flags(app, argc, argv);
+  const Flags flags = parse_flags(Example::mlp, argc, argv);
   apply_common_flags(flags);
 
   try {
