@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -138,13 +139,18 @@ TEST_CASE("load_checkpoint names every problem and changes nothing when the file
   auto target = toy_model();
   optim::Adam target_adam(target.parameters());
   data::DataLoader target_loader(ds, {.batch_size = 8, .shuffle = true, .seed = 5});
+  train_epochs(target, target_adam, target_loader, 1, 0);  // state of its own, to be kept
   const auto weights = weights_of(target);
   const auto order = target_loader.order();
+  const auto generator = target_loader.generator().state();
+  const auto exp_avg = target_adam.exp_avg()[0];
   const auto unchanged = [&] {
     CHECK(weights_of(target) == weights);
     CHECK(target_loader.order() == order);
-    CHECK(target_adam.step_count() == 0);
+    CHECK(target_loader.generator().state() == generator);
+    CHECK(target_adam.step_count() == 7);
     CHECK(target_adam.options().lr == 1e-3);
+    CHECK(std::equal(exp_avg.data(), exp_avg.data() + exp_avg.numel(), target_adam.exp_avg()[0].data()));
   };
 
   SECTION("weights alone are not a checkpoint, and a checkpoint is not weights alone") {
@@ -157,12 +163,12 @@ TEST_CASE("load_checkpoint names every problem and changes nothing when the file
   SECTION("another optimizer") {
     optim::SGD sgd(target.parameters(), {.lr = 0.1});
     CHECK_THROWS_WITH(io::load_checkpoint(target, sgd, target_loader, path),
-                      Catch::Contains("the checkpoint's optimizer is Adam, not SGD"));
+                      Catch::Contains("the checkpoint's optimizer is Adam, not SGD") && !Catch::Contains("problems"));
   }
   SECTION("amsgrad on one side only") {
     optim::Adam ams(target.parameters(), {.amsgrad = true});
     CHECK_THROWS_WITH(io::load_checkpoint(target, ams, target_loader, path),
-                      Catch::Contains("amsgrad off, this one has it on") && Catch::Contains("max_exp_avg_sq\" is missing"));
+                      Catch::Contains("amsgrad off, this one has it on") && !Catch::Contains("problems"));
   }
   SECTION("a loader over another dataset") {
     const auto small = toy_dataset(20);
@@ -207,4 +213,44 @@ TEST_CASE("DataLoader::set_order takes only a permutation of its samples", "[dat
   CHECK_THROWS_WITH(loader.set_order({0, 1, 1, 2}), Catch::Contains("got 1 twice"));
   CHECK_THROWS_WITH(loader.set_order({0, 1, 2, 4}), Catch::Contains("got 4, out of range"));
   CHECK(loader.order() == std::vector<index_t>{3, 2, 1, 0});
+}
+
+TEST_CASE("an SGD checkpoint with momentum loads into an SGD made without it and resumes bit for bit", "[io][checkpoint]") {
+  test::TempDir dir;
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  optim::SGD sgd(model.parameters(), {.lr = 0.05, .momentum = 0.9});
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true});
+  const auto step = train_epochs(model, sgd, loader, 1, 0);
+  io::save_checkpoint(model, sgd, loader, step, dir.file("c"));
+  train_epochs(model, sgd, loader, 1, step);
+
+  manual_seed(2);
+  auto resumed = toy_model();
+  optim::SGD plain(resumed.parameters(), {.lr = 1.0});  // no momentum, no buffers
+  data::DataLoader resumed_loader(ds, {.batch_size = 8, .shuffle = true});
+  CHECK(io::load_checkpoint(resumed, plain, resumed_loader, dir.file("c")) == 7);
+  CHECK(plain.options().momentum == 0.9);
+  train_epochs(resumed, plain, resumed_loader, 1, 7);
+  CHECK(weights_of(resumed) == weights_of(model));
+}
+
+TEST_CASE("a checkpoint of a zero-element parameter with Adam loads back", "[io][checkpoint]") {
+  test::TempDir dir;
+  const auto ds = toy_dataset(4);
+  nn::Parameter<float> empty{Tensor<float>({0}), Tensor<float>({0})};
+  nn::Parameter<float> w{Tensor<float>({3}), Tensor<float>({3})};
+  struct Model {
+    nn::NamedParameters<float> list;
+    nn::NamedParameters<float> named_parameters() { return list; }
+  } model{{{"empty", empty}, {"w", w}}};
+  optim::Adam adam(std::vector<nn::Parameter<float>*>{&empty, &w});
+  w.grad.fill(1);
+  adam.step();
+  data::DataLoader loader(ds, {.batch_size = 2});
+  io::save_checkpoint(model, adam, loader, 1, dir.file("c"));
+  optim::Adam other(std::vector<nn::Parameter<float>*>{&empty, &w});
+  CHECK(io::load_checkpoint(model, other, loader, dir.file("c")) == 1);
+  CHECK(other.exp_avg()[1](0) == adam.exp_avg()[1](0));
 }

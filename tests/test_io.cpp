@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "files.hpp"
 #include "helpers.hpp"
@@ -146,12 +147,13 @@ TEST_CASE("io::save overwrites the previous file atomically and a failed save ke
   SECTION("the target is a folder") {
     const auto folder = dir.file("sub");
     std::filesystem::create_directories(std::filesystem::path(folder) / "x");
-    CHECK_THROWS_WITH(io::save(second, folder), Catch::Contains("cannot replace") && Catch::Contains("sub"));
+    CHECK_THROWS_WITH(io::save(second, folder), Catch::Contains("replacing") && Catch::Contains("sub\" failed: Is a directory"));
     std::filesystem::remove_all(folder);
   }
   SECTION("the folder does not exist") {
     CHECK_THROWS_WITH(io::save(second, dir.file("missing/model.safetensors")),
-                      Catch::Contains("cannot create a temporary file") && Catch::Contains("missing"));
+                      Catch::Contains("cannot create a temporary file") && Catch::Contains("missing") &&
+                          Catch::Contains("No such file or directory"));
   }
   CHECK(read_bytes(path) == good);
   CHECK(files_in(dir.str()) == std::vector<std::string>{"model.safetensors"});  // no temporary left behind
@@ -203,6 +205,20 @@ TEST_CASE("io::load names every problem of a bad file and leaves the model uncha
   };
   fails_with(safetensors(replace(R"("F32","shape":[3])", R"("BF16","shape":[3])"), f32),
              {"\"1.bias\"", "BF16", "not supported"});
+  {  // one problem, not also a "hole" where the rejected tensor was
+    write_bytes(path, safetensors(replace(R"("F32","shape":[3])", R"("BF16","shape":[3])"), f32));
+    CHECK_THROWS_WITH(io::load(model, path), !Catch::Contains("problems") && !Catch::Contains("covers"));
+  }
+  // Hostile headers: nesting that would recurse per level when printed, numbers out of range,
+  // shapes whose element count overflows 64 bits, metadata that is not strings.
+  fails_with(safetensors(replace("[3,4]", std::string(100000, '[') + std::string(100000, ']')), f32),
+             {"nests JSON deeper than 3 levels"});
+  fails_with(safetensors(replace("[0,48]", "[0,1e999]"), f32), {"not valid JSON"});
+  fails_with(safetensors(replace("[3,4]", "[4294967296,4294967296,3]"), f32),
+             {"\"1.weight\"", "takes more than all of them"});
+  fails_with(safetensors(replace("[3,4]", "[2199023255552,1]"), f32), {"\"1.weight\"", "not a list of sizes"});
+  fails_with(safetensors(R"({"__metadata__":{"format":1},)" + good_header.substr(1), f32),
+             {"__metadata__ \"format\" is not a string"});
   fails_with(safetensors(replace("[84,92]", "[84,920]"), f32), {"\"3.bias\"", "[84,920]", "outside the 92 bytes"});
   fails_with(safetensors(replace("[3,4],", "[3,-4],"), f32), {"\"1.weight\"", "[3,-4]", "not a list of sizes"});
   fails_with(safetensors(replace("[48,60]", "[48,64]"), f32), {"\"1.bias\"", "hold 16 bytes", "takes 12"});
@@ -221,4 +237,33 @@ TEST_CASE("io::load names every problem of a bad file and leaves the model uncha
   fails_with(safetensors(two, f32), {"3 problems", "\"1.weight\" has shape (4, 3) in the file, the model's is (3, 4)",
                                      "\"3.bias\" is missing (the model's (2,))",
                                      "\"fc.bias\" (2,) is not a parameter of the model"});
+}
+
+TEST_CASE("io saves and loads zero-element tensors", "[io]") {
+  test::TempDir dir;
+  nn::Parameter<float> empty{Tensor<float>({0, 3}), Tensor<float>({0, 3})};
+  nn::Parameter<float> one{Tensor<float>({2}), Tensor<float>({2})};
+  one.value(1) = 5;
+  const nn::NamedParameters<float> params = {{"empty", empty}, {"one", one}};
+  io::save(params, dir.file("z"));
+  one.value(1) = 0;
+  io::load(params, dir.file("z"));
+  CHECK(one.value(1) == 5);
+  CHECK(empty.value.shape() == Shape{0, 3});
+}
+
+TEST_CASE("io::save keeps a replaced file's permissions and gives a new one the umask's", "[io]") {
+  test::TempDir dir;
+  manual_seed(1);
+  auto model = small_mlp();
+  const auto path = dir.file("m.safetensors");
+  const mode_t mask = ::umask(0);  // (single-threaded here)
+  ::umask(mask);
+  io::save(model, path);
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
+        static_cast<std::filesystem::perms>(0666 & ~mask));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  io::save(model, path);
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
 }

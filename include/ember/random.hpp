@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <locale>
 #include <random>
 #include <sstream>
 #include <string>
@@ -46,11 +47,13 @@ class Generator {
   // generator given the state of another draws the same numbers from then on.
   std::string state() const {
     std::ostringstream out;
+    out.imbue(std::locale::classic());  // no digit grouping, whatever the global locale
     out << engine_;
     return out.str();
   }
   void set_state(const std::string& state) {
     std::istringstream in(state);
+    in.imbue(std::locale::classic());
     std::mt19937_64 engine;
     in >> engine;
     ember::detail::check(!in.fail() && (in >> std::ws).eof(), "Generator: not an mt19937_64 state: \"",

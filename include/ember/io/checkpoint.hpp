@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -66,10 +67,12 @@ class Metadata {
       errors_.push_back("metadata \"" + key + "\" = \"" + *s + "\" is not a number");
     return v;
   }
-  bool boolean(const std::string& key) {
+  std::optional<bool> boolean(const std::string& key) {
     const std::string* s = text(key);
-    if (s && *s != "true" && *s != "false") errors_.push_back("metadata \"" + key + "\" = \"" + *s + "\" is not true/false");
-    return s && *s == "true";
+    if (!s) return std::nullopt;
+    if (*s == "true" || *s == "false") return *s == "true";
+    errors_.push_back("metadata \"" + key + "\" = \"" + *s + "\" is not true/false");
+    return std::nullopt;
   }
 
  private:
@@ -119,11 +122,13 @@ struct OptimizerState<optim::Adam<T>> {
   }
   // Checks the metadata against the optimizer and returns what load() will set.
   struct Loaded {
-    std::int64_t step;
+    std::int64_t step = 0;
     optim::AdamOptions options;
+    bool compatible = true;  // false: the state tensors cannot be matched
   };
+  static constexpr bool optional_state = false;  // every parameter has its Adam state
   static Loaded check(const optim::Adam<T>& o, Metadata& m, std::vector<std::string>& errors) {
-    Loaded l{m.number<std::int64_t>("ember.optimizer.step"), o.options()};
+    Loaded l{m.number<std::int64_t>("ember.optimizer.step"), o.options(), true};
     l.options.lr = m.number<double>("ember.optimizer.lr");
     l.options.betas = {m.number<double>("ember.optimizer.beta1"), m.number<double>("ember.optimizer.beta2")};
     l.options.eps = m.number<double>("ember.optimizer.eps");
@@ -132,7 +137,11 @@ struct OptimizerState<optim::Adam<T>> {
     if (!(opt.lr >= 0 && opt.eps >= 0 && opt.weight_decay >= 0 && opt.betas.first >= 0 && opt.betas.first < 1 &&
           opt.betas.second >= 0 && opt.betas.second < 1))
       errors.push_back("the checkpoint's Adam options are out of range (lr, eps, weight_decay >= 0; betas in [0, 1))");
-    if (m.boolean("ember.optimizer.amsgrad") != o.options().amsgrad)
+    if (l.step < 0) errors.push_back("metadata \"ember.optimizer.step\" = " + std::to_string(l.step) + " is negative");
+    // amsgrad decides which state exists, so it must match rather than be restored.
+    const auto amsgrad = m.boolean("ember.optimizer.amsgrad");
+    l.compatible = amsgrad.has_value() && *amsgrad == o.options().amsgrad;
+    if (amsgrad && !l.compatible)
       errors.push_back(std::string("the checkpoint's Adam has amsgrad ") + (o.options().amsgrad ? "off" : "on") +
                        ", this one has it " + (o.options().amsgrad ? "on" : "off"));
     return l;
@@ -159,25 +168,24 @@ struct OptimizerState<optim::SGD<T>> {
   }
   struct Loaded {
     optim::SGDOptions options;
+    bool compatible = true;
   };
+  static constexpr bool optional_state = true;  // no momentum_buffer before the first step
   static Loaded check(const optim::SGD<T>& o, Metadata& m, std::vector<std::string>& errors) {
-    Loaded l{o.options()};
+    Loaded l{o.options(), true};
     auto& opt = l.options;
     opt.lr = m.number<double>("ember.optimizer.lr");
     opt.momentum = m.number<double>("ember.optimizer.momentum");
     opt.dampening = m.number<double>("ember.optimizer.dampening");
     opt.weight_decay = m.number<double>("ember.optimizer.weight_decay");
-    opt.nesterov = m.boolean("ember.optimizer.nesterov");
+    opt.nesterov = m.boolean("ember.optimizer.nesterov").value_or(false);
     if (!(opt.lr >= 0 && opt.momentum >= 0 && opt.weight_decay >= 0) ||
         (opt.nesterov && !(opt.momentum > 0 && opt.dampening == 0)))
       errors.push_back("the checkpoint's SGD options are out of range (lr, momentum, weight_decay >= 0; nesterov "
                        "needs momentum > 0 and no dampening)");
     return l;
   }
-  static void load(optim::SGD<T>& o, const Loaded& l) {
-    o.options() = l.options;
-    if (o.momentum_buffers().size() != o.params().size()) o.momentum_buffers().resize(o.params().size());
-  }
+  static void load(optim::SGD<T>& o, const Loaded& l) { o.options() = l.options; }
 };
 
 }  // namespace detail
@@ -196,7 +204,8 @@ void save_checkpoint(Model& model, Optimizer& optimizer, data::DataLoader<L>& lo
   for (const auto& [name, p] : named) tensors.push_back(detail::view_of(name, p.value));
   for (const auto& [state, values] : State::tensors(optimizer))
     for (std::size_t k = 0; k < values->size(); ++k)
-      if (!(*values)[k].empty()) tensors.push_back(detail::view_of("optimizer." + names[k] + "." + state, (*values)[k]));
+      if (!State::optional_state || !(*values)[k].empty())  // an empty momentum_buffer does not exist yet
+        tensors.push_back(detail::view_of("optimizer." + names[k] + "." + state, (*values)[k]));
   Tensor<std::int64_t> order({static_cast<index_t>(loader.order().size())});
   std::copy(loader.order().begin(), loader.order().end(), order.data());
   tensors.push_back(detail::view_of("loader.order", order));
@@ -229,32 +238,42 @@ std::int64_t load_checkpoint(Model& model, Optimizer& optimizer, data::DataLoade
   detail::Metadata meta(file.metadata, errors);
 
   auto matched = detail::check_parameters(file, named, errors);
-  // The optimizer: its kind, then each state tensor with its parameter's shape.
+  // The optimizer: its kind, then each state tensor with its parameter's shape, staged in new
+  // tensors so that nothing is allocated once the model has been changed.
+  using Tensors = std::vector<std::remove_cvref_t<decltype(optimizer.params()[0]->value)>>;
   const std::string* kind = meta.text("ember.optimizer");
   typename State::Loaded loaded{};
   bool optimizer_ok = kind && *kind == State::kind;
   if (kind && !optimizer_ok) errors.push_back("the checkpoint's optimizer is " + *kind + ", not " + State::kind);
-  std::vector<std::vector<bool>> present;  // [state][parameter]
   if (optimizer_ok) {
     loaded = State::check(optimizer, meta, errors);
+    optimizer_ok = loaded.compatible;
+  }
+  std::vector<Tensors> staged;  // per state, per parameter; empty: no such state yet
+  if (optimizer_ok) {
     for (const auto& [state, values] : State::tensors(optimizer)) {
-      present.emplace_back();
+      staged.emplace_back(names.size());
       for (std::size_t k = 0; k < names.size(); ++k) {
         const std::string key = "optimizer." + names[k] + "." + state;
         const auto it = file.entries.find(key);
-        present.back().push_back(it != file.entries.end());
         if (it == file.entries.end()) {
-          if (state != "momentum_buffer")  // SGD has none before its first step
-            errors.push_back("\"" + key + "\" is missing");
+          if (!State::optional_state) errors.push_back("\"" + key + "\" is missing");
           continue;
         }
         matched.push_back(key);
-        const auto want = detail::dims_of(optimizer.params()[k]->value);
-        if (it->second.shape != want || (it->second.dtype != "F32" && it->second.dtype != "F64"))
+        const auto& value = optimizer.params()[k]->value;
+        if (it->second.shape != detail::dims_of(value) || (it->second.dtype != "F32" && it->second.dtype != "F64")) {
           errors.push_back("\"" + key + "\" is " + it->second.dtype + " " + detail::shape_text(it->second.shape) +
-                           ", expected floating point " + detail::shape_text(want));
+                           ", expected floating point " + detail::shape_text(detail::dims_of(value)));
+          continue;
+        }
+        staged.back()[k].resize_uninitialized(value.shape());
+        file.copy_to(key, staged.back()[k].data());
       }
     }
+  } else {  // the optimizer's kind or amsgrad is reported: its tensors need no message each
+    for (const auto& [name, e] : file.entries)
+      if (name.starts_with("optimizer.")) matched.push_back(name);
   }
   // The loader: a permutation of its samples and a generator state.
   std::vector<index_t> order;
@@ -294,24 +313,14 @@ std::int64_t load_checkpoint(Model& model, Optimizer& optimizer, data::DataLoade
   detail::check_unexpected(file, matched, errors);
   if (!errors.empty()) throw Error(detail::join_errors(who, path, errors));
 
-  // Everything checked: now change the model, the optimizer and the loader.
+  // Everything checked: now change the loader (set_order checks again, before it changes
+  // anything), the model (copies into its tensors) and the optimizer (swaps in the staged state).
+  loader.set_order(order);
+  loader.generator() = generator;
   for (const auto& [name, p] : named) file.copy_to(name, p.value.data());
   State::load(optimizer, loaded);
   std::size_t s = 0;
-  for (const auto& [state, values] : State::tensors(optimizer)) {
-    for (std::size_t k = 0; k < names.size(); ++k) {
-      Tensor<typename std::remove_cvref_t<decltype((*values)[k])>::value_type>& t = (*values)[k];
-      if (!present[s][k]) {
-        t = {};
-        continue;
-      }
-      t.resize_uninitialized(optimizer.params()[k]->value.shape());
-      file.copy_to("optimizer." + names[k] + "." + state, t.data());
-    }
-    ++s;
-  }
-  loader.set_order(order);
-  loader.generator() = generator;
+  for (const auto& [state, values] : State::tensors(optimizer)) values->swap(staged[s++]);
   return step;
 }
 

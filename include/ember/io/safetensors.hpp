@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -59,15 +60,27 @@ inline std::uint64_t dtype_size(const std::string& dtype) {
 inline std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
 
 // A temporary file next to the target, removed again unless commit() renamed it into place.
+// It is created with open(O_CREAT | O_EXCL, 0666), so a new file gets the permissions the umask
+// gives any new file; replacing a file keeps that file's permissions.
 class AtomicFile {
  public:
   AtomicFile(const std::filesystem::path& target, const char* who) : target_(target), who_(who) {
     const auto folder = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-    std::string pattern = (folder / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-    fd_ = ::mkstemp(pattern.data());
-    ember::detail::check(fd_ >= 0, who_, ": cannot create a temporary file in ", folder, " for ", target, ": ",
-                         errno_text(errno));
-    temp_ = pattern;
+    std::random_device random;
+    int error = 0;
+    for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
+      const std::string name = "." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(random() % 1000000);
+      temp_ = (folder / name).string();
+      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      error = errno;
+      if (fd_ < 0 && error != EEXIST) break;
+    }
+    if (fd_ < 0) {
+      temp_.clear();
+      throw Error(ember::detail::concat(who_, ": cannot create a temporary file in ", folder, " for ", target, ": ",
+                                        errno_text(error)));
+    }
   }
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -80,9 +93,9 @@ class AtomicFile {
     const char* p = static_cast<const char*>(data);
     while (bytes > 0) {
       const ssize_t n = ::write(fd_, p, bytes);
-      if (n < 0 && errno == EINTR) continue;
-      ember::detail::check(n > 0, who_, ": writing ", target_, " failed: ", errno_text(errno),
-                           " (the previous file, if any, is unchanged)");
+      const int error = errno;
+      if (n < 0 && error == EINTR) continue;
+      if (n <= 0) fail("writing", n < 0 ? error : ENOSPC);
       p += n;
       bytes -= static_cast<std::size_t>(n);
     }
@@ -90,32 +103,40 @@ class AtomicFile {
 
   // Flushes the data to disk, renames the file over the target and flushes the folder.
   void commit() {
-    ember::detail::check(::fsync(fd_) == 0, who_, ": flushing ", target_, " to disk failed: ", errno_text(errno),
-                         " (the previous file, if any, is unchanged)");
-    // mkstemp creates the file 0600: keep the replaced file's permissions, or make it 0644
-    // (reading the umask would change it for every thread while it is read).
     struct stat old {};
-    ::fchmod(fd_, ::stat(target_.c_str(), &old) == 0 ? (old.st_mode & 07777) : 0644);
+    if (::stat(target_.c_str(), &old) == 0) ::fchmod(fd_, old.st_mode & 0777);  // keep the replaced file's
+    if (::fsync(fd_) != 0) fail("flushing to disk", errno);
     const int fd = fd_;
     fd_ = -1;
-    ember::detail::check(::close(fd) == 0, who_, ": closing ", target_, " failed: ", errno_text(errno),
-                         " (the previous file, if any, is unchanged)");
-    ember::detail::check(::rename(temp_.c_str(), target_.c_str()) == 0, who_, ": cannot replace ", target_, ": ",
-                         errno_text(errno), " (the previous file, if any, is unchanged)");
+    if (::close(fd) != 0) fail("closing", errno);
+    if (::rename(temp_.c_str(), target_.c_str()) != 0) fail("replacing", errno);
     temp_.clear();
     const auto folder = target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
-    if (const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
+    if (const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
       ::fsync(dir);  // the rename itself reaches the disk
       ::close(dir);
     }
   }
 
  private:
+  [[noreturn]] void fail(const char* what, int error) const {
+    throw Error(ember::detail::concat(who_, ": ", what, " ", target_, " failed: ", errno_text(error),
+                                      " (the previous file, if any, is unchanged)"));
+  }
+
   std::filesystem::path target_;
   const char* who_;
   std::string temp_;
   int fd_ = -1;
 };
+
+inline constexpr int max_depth = 3;
+
+// A JSON value for a message, cut to 60 characters.
+inline std::string short_text(const nlohmann::json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
 
 inline std::string shape_text(const std::vector<std::int64_t>& dims) {
   std::string s = "(";
@@ -142,10 +163,19 @@ struct Entry {
 inline std::map<std::string, Entry> parse_header(const std::string& text, std::uint64_t buffer_bytes,
                                                  std::map<std::string, std::string>& metadata,
                                                  std::vector<std::string>& errors) {
+  // A safetensors header nests three deep (header, tensor, shape); deeper nesting is refused
+  // while parsing, since printing or destroying a deep value recurses once per level.
+  struct TooDeep {};
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+    header = nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > max_depth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    errors.push_back("the header nests JSON deeper than " + std::to_string(max_depth) + " levels");
+    return {};
+  } catch (const nlohmann::json::exception& e) {  // syntax, and numbers out of range
     errors.push_back(std::string("the header is not valid JSON: ") + e.what());
     return {};
   }
@@ -193,30 +223,32 @@ inline std::map<std::string, Entry> parse_header(const std::string& text, std::u
       numel = size != 0 && numel > buffer_bytes / size ? buffer_bytes + 1 : numel * size;
     }
     if (!ok) {
-      errors.push_back(where + "shape " + value["shape"].dump() + " is not a list of sizes");
+      errors.push_back(where + "shape " + short_text(value["shape"]) + " is not a list of sizes (each up to 2^40)");
       continue;
     }
     const auto& off = value["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
-      errors.push_back(where + "data_offsets " + off.dump() + " are not two byte offsets");
+      errors.push_back(where + "data_offsets " + short_text(off) + " are not two byte offsets");
       continue;
     }
     e.begin = off[0].get<std::uint64_t>();
     e.end = off[1].get<std::uint64_t>();
     if (e.begin > e.end || e.end > buffer_bytes) {
-      errors.push_back(where + "data_offsets " + off.dump() + " lie outside the " + std::to_string(buffer_bytes) +
+      errors.push_back(where + "data_offsets " + short_text(off) + " lie outside the " + std::to_string(buffer_bytes) +
                        " bytes of data");
       continue;
     }
     if (e.end - e.begin != numel * item) {
-      errors.push_back(where + "data_offsets " + off.dump() + " hold " + std::to_string(e.end - e.begin) +
+      errors.push_back(where + "data_offsets " + short_text(off) + " hold " + std::to_string(e.end - e.begin) +
                        " bytes, but " + e.dtype + " of shape " + shape_text(e.shape) + " takes " +
-                       std::to_string(numel * item));
+                       (numel > buffer_bytes ? "more than all of them" : std::to_string(numel * item)));
       continue;
     }
     entries.emplace(name, std::move(e));
   }
-  // The tensors tile the data exactly, as the format requires: no overlap, no hole.
+  // The tensors tile the data exactly, as the format requires: no overlap, no hole. (Checked
+  // only when every tensor passed: a rejected one would leave a hole of its own.)
+  if (!errors.empty()) return entries;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
   for (const auto& [name, e] : entries) spans.emplace_back(e.begin, e.end);
   std::sort(spans.begin(), spans.end());
