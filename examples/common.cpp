@@ -1,4 +1,5 @@
-// The examples' flags (CLI11) and --save (ember::io), compiled once for both; see common.hpp.
+// The examples' flags (CLI11), and --save, --checkpoint and --resume (ember::io), compiled once for
+// both examples; see common.hpp.
 #include "common.hpp"
 
 #include <cstdio>
@@ -20,16 +21,25 @@ void add_common_flags(CLI::App& app, Flags& f) {
   app.add_option("--optimizer", f.optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
   app.add_option("--seed", f.seed, "seed of the weights and of the shuffling")->capture_default_str();
   app.add_option("--threads", f.threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
+  const auto writable = [](const std::string& path) -> std::string {  // fail now, not after an epoch
+    const auto folder = std::filesystem::path(path).parent_path();
+    if (std::filesystem::path(path).filename().empty()) return "needs a file name, got " + path;
+    if (!folder.empty() && !std::filesystem::is_directory(folder))
+      return "the folder " + folder.string() + " does not exist";
+    return {};
+  };
   app.add_option("--save", f.save,
                  "after every epoch, write the weights to this safetensors file, named as the PyTorch "
                  "model's state_dict (replaced atomically: an interrupted run keeps the last epoch's)")
-      ->check([](const std::string& path) -> std::string {  // fail now, not after the first epoch
-        const auto folder = std::filesystem::path(path).parent_path();
-        if (std::filesystem::path(path).filename().empty()) return "needs a file name, got " + path;
-        if (!folder.empty() && !std::filesystem::is_directory(folder))
-          return "the folder " + folder.string() + " does not exist";
-        return {};
-      });
+      ->check(writable);
+  app.add_option("--checkpoint", f.checkpoint,
+                 "after every epoch, write a checkpoint to this file: weights, optimizer state, loader "
+                 "order and generator, step")
+      ->check(writable);
+  app.add_option("--resume", f.resume,
+                 "start from this checkpoint and train up to --epochs in all; the checkpoint's optimizer "
+                 "options (lr, ...) win over the flags, as torch's load_state_dict")
+      ->check(CLI::ExistingFile);
 }
 
 }  // namespace
@@ -59,4 +69,25 @@ Flags parse_flags(Example example, int argc, char** argv) {
 
 void save_weights(const ember::nn::NamedParameters<float>& params, const std::string& path) {
   ember::io::save(params, path);
+}
+
+namespace {
+struct ParameterList {  // what io's checkpoint functions ask of a model
+  const ember::nn::NamedParameters<float>& list;
+  ember::nn::NamedParameters<float> named_parameters() const { return list; }
+};
+}  // namespace
+
+void save_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+                     ember::data::DataLoader<float>& loader, std::int64_t step, const std::string& path) {
+  ParameterList model{params};
+  optimizer.visit([&](auto& o) { ember::io::save_checkpoint(model, o, loader, step, path); });
+}
+
+std::int64_t load_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+                             ember::data::DataLoader<float>& loader, const std::string& path) {
+  ParameterList model{params};
+  std::int64_t step = 0;
+  optimizer.visit([&](auto& o) { step = ember::io::load_checkpoint(model, o, loader, path); });
+  return step;
 }

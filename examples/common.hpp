@@ -22,7 +22,9 @@ struct Flags {
   std::string model = "seed";
   std::uint64_t seed = 0;
   int threads = 0;  // 0: all cores
-  std::string save;  // empty: no file
+  std::string save;        // empty: no file
+  std::string checkpoint;  // empty: none
+  std::string resume;      // empty: start afresh
 };
 
 enum class Example { mlp, cnn };
@@ -30,17 +32,6 @@ enum class Example { mlp, cnn };
 // Parses argv into the flags `example` takes; on a bad flag prints one line naming it and exits
 // with 2 (--help prints them all and exits with 0).
 Flags parse_flags(Example example, int argc, char** argv);
-
-// io::save for the examples' float models (see common.cpp).
-void save_weights(const ember::nn::NamedParameters<float>& params, const std::string& path);
-
-// --save: the weights after this epoch (io::save replaces the file atomically).
-template <class Model>
-void save_epoch(Model& model, const Flags& f, int epoch) {
-  if (f.save.empty()) return;
-  save_weights(model.named_parameters(), f.save);
-  if (epoch == f.epochs) std::printf("weights saved to %s\n", f.save.c_str());
-}
 
 inline void apply_common_flags(const Flags& f) {
   if (f.threads > 0) ember::set_num_threads(f.threads);
@@ -61,11 +52,43 @@ class Optimizer {
   void step() {
     std::visit([](auto& o) { o.step(); }, impl_);
   }
+  template <class F>
+  void visit(F&& f) {
+    std::visit(f, impl_);
+  }
 
  private:
   using Impl = std::variant<ember::optim::SGD<float>, ember::optim::Adam<float>>;
   Impl impl_;
 };
+
+// Written in common.cpp (<ember/io.hpp>) for the examples' float models: io::save, and
+// io::save_checkpoint / io::load_checkpoint with whichever optimizer --optimizer chose.
+void save_weights(const ember::nn::NamedParameters<float>& params, const std::string& path);
+void save_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+                     ember::data::DataLoader<float>& loader, std::int64_t step, const std::string& path);
+std::int64_t load_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+                             ember::data::DataLoader<float>& loader, const std::string& path);
+
+// --resume: loads the checkpoint and returns the epoch to go on with (1 without --resume).
+template <class Model>
+int resume(Model& model, Optimizer& optimizer, ember::data::DataLoader<float>& loader, const Flags& f) {
+  if (f.resume.empty()) return 1;
+  const std::int64_t step = load_checkpoint(model.named_parameters(), optimizer, loader, f.resume);
+  const int done = static_cast<int>(step / loader.size());
+  std::printf("resumed from %s after epoch %d\n", f.resume.c_str(), done);
+  return done + 1;
+}
+
+// --save and --checkpoint after an epoch (both files are replaced atomically).
+template <class Model>
+void save_epoch(Model& model, Optimizer& optimizer, ember::data::DataLoader<float>& loader, const Flags& f,
+                int epoch) {
+  if (!f.save.empty()) save_weights(model.named_parameters(), f.save);
+  if (!f.checkpoint.empty())
+    save_checkpoint(model.named_parameters(), optimizer, loader, std::int64_t{epoch} * loader.size(), f.checkpoint);
+  if (epoch == f.epochs && !f.save.empty()) std::printf("weights saved to %s\n", f.save.c_str());
+}
 
 // Seconds since construction.
 class Timer {

@@ -52,7 +52,7 @@ void fit(Model& model, const Flags& flags, const data::ImageDataset& train, cons
   std::printf("%s, %s lr %g, batch %d: %lld parameters, %d threads\n", flags.model.c_str(), flags.optimizer.c_str(),
               flags.lr, flags.batch_size, static_cast<long long>(nn::num_parameters(model)), get_num_threads());
 
-  for (int epoch = 1; epoch <= flags.epochs; ++epoch) {
+  for (int epoch = resume(model, optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
     Timer timer;
     double total_loss = 0;
     for (const auto& [images, labels] : loader) {
@@ -66,7 +66,7 @@ void fit(Model& model, const Flags& flags, const data::ImageDataset& train, cons
     const double seconds = timer.seconds();
     std::printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s\n", epoch,
                 total_loss / static_cast<double>(loader.size()), 100 * metrics::accuracy(model, test), seconds);
-    save_epoch(model, flags, epoch);
+    save_epoch(model, optimizer, loader, flags, epoch);
   }
   std::printf("final test accuracy %.2f%%\n", 100 * metrics::accuracy(model, test));
 }
