@@ -107,10 +107,8 @@ class DataLoader {
     for (index_t i = 0; i < count; ++i) {
       const index_t s = order_[static_cast<std::size_t>(first + i)];
       const std::uint8_t* px = dataset_->pixels.data() + s * per;
-      for (index_t c = 0; c < dataset_->channels; ++c) {
-        const T* table = table_.data() + c * 256;
-        for (index_t j = c * plane; j < (c + 1) * plane; ++j) out[i * per + j] = table[px[j]];
-      }
+      for (index_t c = 0; c < dataset_->channels; ++c)
+        convert(px + c * plane, table_.data() + c * 256, out + i * per + c * plane, plane);
       batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
     }
     loaded_ = b;
@@ -125,6 +123,14 @@ class DataLoader {
   Batch batch_;
   index_t loaded_ = -1;
   std::vector<T> table_;  // channel c, pixel value v -> table_[c * 256 + v]
+
+  // One plane of pixels through its channel's table. Written this way (one plane, restrict
+  // pointers) GCC 12 vectorises it with gathers; a loop indexing the whole batch inside the
+  // channel loop was not vectorised, and an MNIST epoch of the 784-50-10 MLP (bench/epoch.cpp)
+  // took 0.14 s instead of 0.08 s.
+  static void convert(const std::uint8_t* __restrict src, const T* __restrict table, T* __restrict dst, index_t n) {
+    for (index_t j = 0; j < n; ++j) dst[j] = table[src[j]];
+  }
 
   // ToTensor() divides by 255 (x * (1/255) can differ in the last bit), then Normalize subtracts
   // the mean and divides by the std, each converted to T first (torchvision's as_tensor): a table
