@@ -14,6 +14,8 @@
 #include "files.hpp"
 
 using namespace ember;
+using test::read_bytes;
+using test::write_bytes;
 
 namespace {
 
@@ -82,11 +84,6 @@ void check_resume(MakeOptimizer make_optimizer) {
   CHECK(loaded_step == 14);  // 2 epochs of 7 batches
   train_epochs(resumed, resumed_optimizer, resumed_loader, 2, loaded_step);
   CHECK(weights_of(resumed) == weights_of(model));
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace
@@ -196,9 +193,9 @@ TEST_CASE("load_checkpoint names every problem and changes nothing when the file
     std::memcpy(bytes.data() + 8 + n + begin + 8, bytes.data() + 8 + n + begin, 8);  // order[1] = order[0]
     const auto gen = bytes.find("\"ember.loader.generator\":\"") + 26;
     bytes[gen] = 'x';
-    std::ofstream(path, std::ios::binary) << bytes;
+    write_bytes(path, bytes);
     CHECK_THROWS_WITH(io::load_checkpoint(target, target_adam, target_loader, path),
-                      Catch::Contains("\"loader.order\" is not a permutation of 0..49") &&
+                      Catch::Contains("\"loader.order\" is not a permutation: needs each sample index 0..49 once; got") &&
                           Catch::Contains("\"ember.loader.generator\": Generator: not an mt19937_64 state"));
   }
   unchanged();

@@ -18,6 +18,8 @@
 #include "helpers.hpp"
 
 using namespace ember;
+using test::read_bytes;
+using test::write_bytes;
 
 namespace {
 
@@ -25,16 +27,6 @@ namespace {
 template <class T = float>
 auto small_mlp() {
   return nn::Sequential{nn::Flatten<T>{}, nn::Linear<T>{4, 3}, nn::ReLU<T>{}, nn::Linear<T>{3, 2}};
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // A safetensors file from a header text and a data buffer.

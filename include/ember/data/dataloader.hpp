@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "ember/data/dataset.hpp"
@@ -13,6 +14,20 @@
 #include "ember/tensor.hpp"
 
 namespace ember::data {
+
+// Why `order` is not a permutation of the sample indices 0..n-1; empty when it is.
+inline std::string order_problem(const std::vector<index_t>& order, std::size_t n) {
+  if (order.size() != n) return ember::detail::concat("got ", order.size(), " indices for ", n, " samples");
+  std::vector<bool> seen(n, false);
+  for (const index_t s : order) {
+    if (s < 0 || s >= static_cast<index_t>(n))
+      return ember::detail::concat("needs each sample index 0..", n - 1, " once; got ", s, ", out of range");
+    if (seen[static_cast<std::size_t>(s)])
+      return ember::detail::concat("needs each sample index 0..", n - 1, " once; got ", s, " twice");
+    seen[static_cast<std::size_t>(s)] = true;
+  }
+  return {};
+}
 
 struct DataLoaderOptions {
   index_t batch_size = 1;
@@ -50,15 +65,8 @@ class DataLoader {
   // with generator().set_state(), to resume a run (io::load_checkpoint does both).
   const std::vector<index_t>& order() const { return order_; }
   void set_order(const std::vector<index_t>& order) {
-    ember::detail::check(order.size() == order_.size(), "DataLoader: set_order got ", order.size(),
-                         " indices for the dataset '", dataset_->name, "' of ", order_.size(), " samples");
-    std::vector<bool> seen(order.size(), false);
-    for (const index_t s : order) {
-      ember::detail::check(s >= 0 && s < static_cast<index_t>(order.size()) && !seen[static_cast<std::size_t>(s)],
-                           "DataLoader: set_order needs each sample index 0..", order.size() - 1, " once; got ", s,
-                           s >= 0 && s < static_cast<index_t>(order.size()) ? " twice" : ", out of range");
-      seen[static_cast<std::size_t>(s)] = true;
-    }
+    const std::string problem = order_problem(order, order_.size());
+    ember::detail::check(problem.empty(), "DataLoader: set_order for the dataset '", dataset_->name, "': ", problem);
     order_ = order;
     loaded_ = -1;
   }

@@ -35,6 +35,8 @@
 
 namespace ember::io {
 
+static_assert(std::is_same_v<index_t, std::int64_t>, "the loader's order is stored as I64");
+
 namespace detail {
 
 inline std::string number_text(double v) {
@@ -206,9 +208,9 @@ void save_checkpoint(Model& model, Optimizer& optimizer, data::DataLoader<L>& lo
     for (std::size_t k = 0; k < values->size(); ++k)
       if (!State::optional_state || !(*values)[k].empty())  // an empty momentum_buffer does not exist yet
         tensors.push_back(detail::view_of("optimizer." + names[k] + "." + state, (*values)[k]));
-  Tensor<std::int64_t> order({static_cast<index_t>(loader.order().size())});
-  std::copy(loader.order().begin(), loader.order().end(), order.data());
-  tensors.push_back(detail::view_of("loader.order", order));
+  const auto& order = loader.order();  // index_t is std::int64_t: written as it is
+  tensors.push_back({"loader.order", "I64", {static_cast<std::int64_t>(order.size())}, order.data(),
+                     order.size() * sizeof(index_t)});
 
   std::map<std::string, std::string> metadata = {{"format", "pt"},
                                                  {"ember.checkpoint", "1"},
@@ -289,16 +291,8 @@ std::int64_t load_checkpoint(Model& model, Optimizer& optimizer, data::DataLoade
     } else {
       order.resize(static_cast<std::size_t>(n));
       file.copy_to("loader.order", order.data());
-      std::vector<bool> seen(order.size(), false);
-      for (const index_t s : order) {
-        if (s < 0 || s >= n || seen[static_cast<std::size_t>(s)]) {
-          errors.push_back("\"loader.order\" is not a permutation of 0.." + std::to_string(n - 1) + " (" +
-                           std::to_string(s) + ")");
-          order.clear();
-          break;
-        }
-        seen[static_cast<std::size_t>(s)] = true;
-      }
+      if (const auto problem = data::order_problem(order, order.size()); !problem.empty())
+        errors.push_back("\"loader.order\" is not a permutation: " + problem);
     }
   }
   Generator generator;

@@ -323,20 +323,20 @@ struct File {
   void copy_to(const std::string& name, T* out) const {
     const Entry& e = entries.at(name);
     const char* src = data.data() + e.begin;
-    const std::uint64_t n = (e.end - e.begin) / dtype_size(e.dtype);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      if (e.dtype == "F32") out[i] = static_cast<T>(load<float>(src + i * 4));
-      else if (e.dtype == "F64") out[i] = static_cast<T>(load<double>(src + i * 8));
-      else out[i] = static_cast<T>(load<std::int64_t>(src + i * 8));
-    }
+    const std::uint64_t bytes = e.end - e.begin;
+    if (e.dtype == "F32") convert<float>(src, bytes, out);
+    else if (e.dtype == "F64") convert<double>(src, bytes, out);
+    else convert<std::int64_t>(src, bytes, out);
   }
 
  private:
-  template <class U>
-  static U load(const char* p) {
-    U v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
+  template <class U, class T>
+  static void convert(const char* src, std::uint64_t bytes, T* out) {
+    for (std::uint64_t i = 0; i < bytes / sizeof(U); ++i) {
+      U v;
+      std::memcpy(&v, src + i * sizeof(U), sizeof v);
+      out[i] = static_cast<T>(v);
+    }
   }
 };
 
