@@ -69,6 +69,7 @@ inline void setup_threads() {
     const char* t = std::getenv("EMBER_THREADS");
     set_num_threads(t ? std::atoi(t) : 2);
     set_flush_denormal(true);  // as the examples train
+    limit_eigen_l1_cache();    // as the examples do
     return true;
   }();
   (void)done;

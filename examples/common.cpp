@@ -67,27 +67,14 @@ Flags parse_flags(Example example, int argc, char** argv) {
   return flags;
 }
 
-void save_weights(const ember::nn::NamedParameters<float>& params, const std::string& path) {
-  ember::io::save(params, path);
-}
+void save_weights(ember::nn::Module<float>& model, const std::string& path) { ember::io::save(model, path); }
 
-namespace {
-struct ParameterList {  // what io's checkpoint functions ask of a model
-  const ember::nn::NamedParameters<float>& list;
-  ember::nn::NamedParameters<float> named_parameters() const { return list; }
-};
-}  // namespace
-
-void save_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+void save_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                      ember::data::DataLoader<float>& loader, std::int64_t step, const std::string& path) {
-  ParameterList model{params};
-  optimizer.visit([&](auto& o) { ember::io::save_checkpoint(model, o, loader, step, path); });
+  ember::io::save_checkpoint(model, optimizer, loader, step, path);
 }
 
-std::int64_t load_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+std::int64_t load_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                              ember::data::DataLoader<float>& loader, const std::string& path) {
-  ParameterList model{params};
-  std::int64_t step = 0;
-  optimizer.visit([&](auto& o) { step = ember::io::load_checkpoint(model, o, loader, path); });
-  return step;
+  return ember::io::load_checkpoint(model, optimizer, loader, path);
 }

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <variant>
+#include <memory>
 #include <vector>
 
 #include <ember/ember.hpp>
@@ -36,57 +36,42 @@ Flags parse_flags(Example example, int argc, char** argv);
 inline void apply_common_flags(const Flags& f) {
   if (f.threads > 0) ember::set_num_threads(f.threads);
   ember::set_flush_denormal(true);  // see docs/performance.md: denormals slow Adam's later epochs
+  ember::limit_eigen_l1_cache();     // see docs/design.md: Eigen's GEMM blocking on 48 KB L1 caches
   ember::manual_seed(f.seed);
 }
 
-// --optimizer adam|sgd as one object with zero_grad() and step(), so the training loop reads
-// like the notebook's.
-class Optimizer {
- public:
-  Optimizer(const std::string& name, std::vector<ember::nn::Parameter<float>*> params, double lr)
-      : impl_(name == "sgd" ? Impl(ember::optim::SGD<float>(params, {.lr = lr}))
-                            : Impl(ember::optim::Adam<float>(params, {.lr = lr}))) {}
-  void zero_grad() {
-    std::visit([](auto& o) { o.zero_grad(); }, impl_);
-  }
-  void step() {
-    std::visit([](auto& o) { o.step(); }, impl_);
-  }
-  template <class F>
-  void visit(F&& f) {
-    std::visit(f, impl_);
-  }
-
- private:
-  using Impl = std::variant<ember::optim::SGD<float>, ember::optim::Adam<float>>;
-  Impl impl_;
-};
+// --optimizer adam|sgd: either is an optim::Optimizer<float>, so the training loop reads like the
+// notebook's whichever was chosen.
+inline std::unique_ptr<ember::optim::Optimizer<float>> make_optimizer(const std::string& name,
+                                                                     std::vector<ember::nn::Parameter<float>*> params,
+                                                                     double lr) {
+  if (name == "sgd") return std::make_unique<ember::optim::SGD<float>>(params, ember::optim::SGDOptions{.lr = lr});
+  return std::make_unique<ember::optim::Adam<float>>(params, ember::optim::AdamOptions{.lr = lr});
+}
 
 // Written in common.cpp (<ember/io.hpp>) for the examples' float models: io::save, and
-// io::save_checkpoint / io::load_checkpoint with whichever optimizer --optimizer chose.
-void save_weights(const ember::nn::NamedParameters<float>& params, const std::string& path);
-void save_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+// io::save_checkpoint / io::load_checkpoint.
+void save_weights(ember::nn::Module<float>& model, const std::string& path);
+void save_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                      ember::data::DataLoader<float>& loader, std::int64_t step, const std::string& path);
-std::int64_t load_checkpoint(const ember::nn::NamedParameters<float>& params, Optimizer& optimizer,
+std::int64_t load_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                              ember::data::DataLoader<float>& loader, const std::string& path);
 
 // --resume: loads the checkpoint and returns the epoch to go on with (1 without --resume).
-template <class Model>
-int resume(Model& model, Optimizer& optimizer, ember::data::DataLoader<float>& loader, const Flags& f) {
+inline int resume(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
+                  ember::data::DataLoader<float>& loader, const Flags& f) {
   if (f.resume.empty()) return 1;
-  const std::int64_t step = load_checkpoint(model.named_parameters(), optimizer, loader, f.resume);
+  const std::int64_t step = load_checkpoint(model, optimizer, loader, f.resume);
   const int done = static_cast<int>(step / loader.size());
   std::printf("resumed from %s after epoch %d\n", f.resume.c_str(), done);
   return done + 1;
 }
 
 // --save and --checkpoint after an epoch (both files are replaced atomically).
-template <class Model>
-void save_epoch(Model& model, Optimizer& optimizer, ember::data::DataLoader<float>& loader, const Flags& f,
-                int epoch) {
-  if (!f.save.empty()) save_weights(model.named_parameters(), f.save);
-  if (!f.checkpoint.empty())
-    save_checkpoint(model.named_parameters(), optimizer, loader, std::int64_t{epoch} * loader.size(), f.checkpoint);
+inline void save_epoch(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
+                       ember::data::DataLoader<float>& loader, const Flags& f, int epoch) {
+  if (!f.save.empty()) save_weights(model, f.save);
+  if (!f.checkpoint.empty()) save_checkpoint(model, optimizer, loader, std::int64_t{epoch} * loader.size(), f.checkpoint);
   if (epoch == f.epochs && !f.save.empty()) std::printf("weights saved to %s\n", f.save.c_str());
 }
 

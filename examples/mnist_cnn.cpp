@@ -9,7 +9,7 @@
 using namespace ember;
 
 // The notebook's `class Net(nn.Module)`: layers as members, forward in order, backward in reverse.
-struct Net {
+struct Net : nn::Module<float> {
   nn::Conv2d<> conv1{1, 16, 3};
   nn::ReLU<> relu;
   nn::MaxPool2d<> pool{2};
@@ -18,24 +18,30 @@ struct Net {
 
   Net() { conv1.set_needs_input_grad(false); }  // the images need no gradient
 
-  const Tensor<>& forward(const Tensor<>& x) {  // x: (N, 1, 28, 28)
+  const Tensor<>& forward(const Tensor<>& x) override {            // x: (N, 1, 28, 28)
     const auto& h = pool.forward(relu.forward(conv1.forward(x)));  // h: (N, 16, 13, 13)
     return fc.forward(flatten.forward(h));                         // logits: (N, 10)
   }
-  void backward(const Tensor<>& dlogits) {
+  const Tensor<>& backward(const Tensor<>& dlogits) override {
     const auto& dh = flatten.backward(fc.backward(dlogits));
-    conv1.backward(relu.backward(pool.backward(dh)));
+    return conv1.backward(relu.backward(pool.backward(dh)));
   }
-  auto named_parameters() { return nn::named_parameters_of("conv1", conv1, "fc", fc); }
-  auto parameters() { return nn::parameters_of(*this); }
-  void train(bool on = true) {
-    conv1.train(on), relu.train(on), pool.train(on), fc.train(on);
+  // The state_dict: "conv1.weight", "conv1.bias", "fc.weight", "fc.bias".
+  void visit_state(nn::StateVisitor<float>& v, const nn::Name* prefix = nullptr) override {
+    nn::visit_state_of(v, prefix, "conv1", conv1, "fc", fc);
   }
-  void eval() { train(false); }
+  void train(bool on = true) override {
+    nn::Module<float>::train(on);
+    for (nn::Module<float>* layer : std::initializer_list<nn::Module<float>*>{&conv1, &relu, &pool, &flatten, &fc})
+      layer->train(on);
+  }
+  void print(std::ostream& out, int = 0) const override {
+    out << "Net(conv1=" << conv1 << ", relu, pool=" << pool << ", flatten, fc=" << fc << ")";
+  }
 };
 
 // LeNet-5 as an nn.Sequential.
-auto make_lenet() {
+nn::Sequential<float> make_lenet() {
   return nn::Sequential{nn::Conv2d{1, 6, 5, {.padding = 2}}, nn::ReLU{}, nn::MaxPool2d{2},
                         nn::Conv2d{6, 16, 5},                nn::ReLU{}, nn::MaxPool2d{2},
                         nn::Flatten{},
@@ -44,29 +50,28 @@ auto make_lenet() {
                         nn::Linear{84, 10}};
 }
 
-template <class Model>
-void fit(Model& model, const Flags& flags, const data::ImageDataset& train, const data::ImageDataset& test) {
+void fit(nn::Module<float>& model, const Flags& flags, const data::ImageDataset& train, const data::ImageDataset& test) {
   data::DataLoader loader(train, {.batch_size = flags.batch_size, .shuffle = true, .seed = flags.seed});
   nn::CrossEntropyLoss criterion;
-  Optimizer optimizer(flags.optimizer, model.parameters(), flags.lr);  // optim::Adam or optim::SGD
+  auto optimizer = make_optimizer(flags.optimizer, model.parameters(), flags.lr);  // optim::Adam or optim::SGD
   std::printf("%s, %s lr %g, batch %d: %lld parameters, %d threads\n", flags.model.c_str(), flags.optimizer.c_str(),
               flags.lr, flags.batch_size, static_cast<long long>(nn::num_parameters(model)), get_num_threads());
 
-  for (int epoch = resume(model, optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
+  for (int epoch = resume(model, *optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
     Timer timer;
     double total_loss = 0;
     for (const auto& [images, labels] : loader) {
       const auto& logits = model.forward(images);
       float loss = criterion.forward(logits, labels);
-      optimizer.zero_grad();
+      optimizer->zero_grad();
       model.backward(criterion.backward());
-      optimizer.step();
+      optimizer->step();
       total_loss += loss;
     }
     const double seconds = timer.seconds();
     std::printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s\n", epoch,
                 total_loss / static_cast<double>(loader.size()), 100 * metrics::accuracy(model, test), seconds);
-    save_epoch(model, optimizer, loader, flags, epoch);
+    save_epoch(model, *optimizer, loader, flags, epoch);
   }
   std::printf("final test accuracy %.2f%%\n", 100 * metrics::accuracy(model, test));
 }

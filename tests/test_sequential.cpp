@@ -100,10 +100,10 @@ TEST_CASE("train() and eval() reach every layer", "[sequential]") {
   auto model = make_mlp();
   model.eval();
   CHECK_FALSE(model.is_training());
-  CHECK_FALSE(model.get<1>().is_training());
+  CHECK_FALSE(model[1].is_training());
   const Tensor<float> x({1, 1, 3, 4});
   model.forward(x);
   CHECK_THROWS_WITH(model.backward(Tensor<float>({1, 5})), Catch::Contains("train mode"));
   model.train();
-  CHECK(model.get<3>().is_training());
+  CHECK(model[3].is_training());
 }

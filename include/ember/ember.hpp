@@ -6,7 +6,9 @@
 #include "ember/tensor.hpp"
 #include "ember/threads.hpp"
 
+#include "ember/nn/batchnorm.hpp"
 #include "ember/nn/conv2d.hpp"
+#include "ember/nn/dropout.hpp"
 #include "ember/nn/flatten.hpp"
 #include "ember/nn/linear.hpp"
 #include "ember/nn/loss.hpp"
@@ -17,6 +19,7 @@
 #include "ember/nn/sequential.hpp"
 
 #include "ember/optim/adam.hpp"
+#include "ember/optim/optimizer.hpp"
 #include "ember/optim/sgd.hpp"
 
 #include "ember/data/dataloader.hpp"

@@ -1,7 +1,8 @@
-// Threads and the one Eigen setting ember makes for speed.
+// Threads, and the one Eigen setting a program may make for speed (limit_eigen_l1_cache).
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "ember/detail/eigen.hpp"
@@ -18,15 +19,13 @@ namespace ember {
 using index_t = std::int64_t;
 
 // Threads for ember's loops (OpenMP): over the batch, over GEMM row blocks, over elements.
-// ember splits the work itself and runs each Eigen product on one thread (Eigen's own
-// threading is set to 1: on these small products it cost more than it gained, and it
-// allocates its buffers on every call). Without OpenMP ember runs on one thread.
+// ember splits the work itself and runs each Eigen product on one thread (EIGEN_DONT_PARALLELIZE,
+// see detail/eigen.hpp). Without OpenMP ember runs on one thread.
 inline void set_num_threads(int n) {
   n = std::max(n, 1);
 #if defined(_OPENMP)
   omp_set_num_threads(n);
 #endif
-  Eigen::setNbThreads(1);
 }
 inline int get_num_threads() {
 #if defined(_OPENMP)
@@ -91,24 +90,20 @@ void parallel_blocks(index_t n, index_t min_block, index_t work, F&& f) {
   for (index_t b = 0; b < blocks; ++b) f(n * b / blocks, n * (b + 1) / blocks);
 }
 
-// Eigen 3.4 sizes its GEMM blocks from the L1 size it detects. On CPUs that report a 48 KB
-// L1d (AMD Zen 4, recent Xeons) it picks blocks that make the (64 x 784) * (784 x 128)
-// product of the seed MLP ~10x slower than with 32 KB blocks. ember therefore caps the L1
-// size Eigen plans for at 32 KB, once, before main(). Define EMBER_KEEP_EIGEN_CACHE_SIZES
-// to leave Eigen's own choice alone. See docs/design.md.
-inline bool cap_eigen_l1_cache() {
-  Eigen::setNbThreads(1);  // see set_num_threads
-#if !defined(EMBER_KEEP_EIGEN_CACHE_SIZES)
+}  // namespace detail
+
+// Eigen 3.4 sizes its GEMM blocks from the L1 size it detects. On CPUs that report a 48 KB L1d
+// (AMD Zen 4, recent Xeons) it picks blocks that make a (64 x 784) * (784 x 128) product ~10x
+// slower than with 32 KB blocks (docs/design.md). This caps the L1 size Eigen plans for at
+// `bytes` (a program-wide Eigen setting, so ember never makes it on its own: call it once at the
+// start of main, as the examples and benchmarks do). Returns the L1 size Eigen had detected.
+inline std::ptrdiff_t limit_eigen_l1_cache(std::ptrdiff_t bytes = 32 * 1024) {
   std::ptrdiff_t l1, l2, l3;
   Eigen::internal::manage_caching_sizes(Eigen::GetAction, &l1, &l2, &l3);
-  constexpr std::ptrdiff_t cap = 32 * 1024;
-  if (l1 > cap) Eigen::setCpuCacheSizes(cap, l2, l3);
-#endif
-  return true;
+  if (l1 > bytes) Eigen::setCpuCacheSizes(bytes, l2, l3);
+  return l1;
 }
-inline const bool eigen_cache_capped = cap_eigen_l1_cache();
 
-}  // namespace detail
 }  // namespace ember
 
 #undef EMBER_HAVE_MXCSR

@@ -1,11 +1,13 @@
 // io::save_checkpoint / io::load_checkpoint: everything needed to resume training where it
 // stopped, in one safetensors file (see <ember/io.hpp>):
-//   - the model's parameters under their state_dict names (PyTorch can load them with
+//   - the model's state_dict (parameters and buffers) under its names (PyTorch can load them with
 //     load_state_dict(..., strict=False), which skips the rest);
-//   - the optimizer's state under "optimizer.<parameter>.<state>" (Adam: exp_avg, exp_avg_sq,
-//     max_exp_avg_sq with amsgrad; SGD: momentum_buffer once it exists), and in the metadata its
-//     kind, step count and options (restored on load, as torch's optimizer.load_state_dict
-//     restores param_groups);
+//   - the optimizer's state through its visit_state: tensors under
+//     "optimizer.<parameter>.<state>" (Adam: exp_avg, exp_avg_sq, max_exp_avg_sq with amsgrad;
+//     SGD: momentum_buffer once it exists), and in the metadata its kind and
+//     "ember.optimizer.<option>" (restored on load, as torch's optimizer.load_state_dict restores
+//     param_groups);
+//   - the model's generators (Dropout's) as "ember.generator.<name>" in the metadata;
 //   - the data loader's sample order ("loader.order") and its generator's state;
 //   - the training step, returned by load_checkpoint.
 //
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -30,8 +33,7 @@
 #include "ember/io/safetensors.hpp"
 #include "ember/io/state_dict.hpp"
 #include "ember/nn/module.hpp"
-#include "ember/optim/adam.hpp"
-#include "ember/optim/sgd.hpp"
+#include "ember/optim/optimizer.hpp"
 
 namespace ember::io {
 
@@ -84,13 +86,13 @@ class Metadata {
 
 // The model's name of each of the optimizer's parameters.
 template <class T>
-std::vector<std::string> optimizer_names(const std::vector<nn::Parameter<T>*>& params,
-                                         const nn::NamedParameters<T>& named, const char* who) {
+std::vector<std::string> optimizer_names(const std::vector<nn::Parameter<T>*>& params, const ModelState<T>& model,
+                                         const char* who) {
   std::vector<std::string> names;
   for (std::size_t k = 0; k < params.size(); ++k) {
     std::string found;
-    for (const auto& [name, p] : named)
-      if (&p == params[k]) found = name;
+    for (const auto& [name, p] : model.parameters)
+      if (p == params[k]) found = name;
     ember::detail::check(!found.empty(), who, ": the optimizer's parameter ", k,
                          " is not one of the model's named_parameters()");
     names.push_back(found);
@@ -98,184 +100,204 @@ std::vector<std::string> optimizer_names(const std::vector<nn::Parameter<T>*>& p
   return names;
 }
 
-// What each optimizer keeps. `State` lists its per-parameter tensors by name; options go to and
-// come from the metadata.
+// Writes an optimizer's state: tensors under "optimizer.<parameter>.<state>", the rest in the
+// metadata under "ember.optimizer.<name>".
 template <class T>
-struct OptimizerState;
+class OptimizerSaver final : public optim::OptimizerStateVisitor<T> {
+ public:
+  OptimizerSaver(const std::vector<std::string>& names, std::vector<TensorView>& tensors,
+                 std::map<std::string, std::string>& metadata)
+      : names_(names), tensors_(tensors), metadata_(metadata) {}
+  void tensor(std::size_t k, std::string_view name, Tensor<T>& t, bool lazy) override {
+    if (lazy && t.empty()) return;  // not created yet
+    tensors_.push_back(view_of("optimizer." + names_[k] + "." + std::string(name), t));
+  }
+  void scalar(std::string_view name, double& v) override { metadata_[key(name)] = number_text(v); }
+  void count(std::string_view name, std::int64_t& v) override { metadata_[key(name)] = number_text(v); }
+  void flag(std::string_view name, bool& v, bool) override { metadata_[key(name)] = v ? "true" : "false"; }
+  static std::string key(std::string_view name) { return "ember.optimizer." + std::string(name); }
 
-template <class T>
-struct OptimizerState<optim::Adam<T>> {
-  static constexpr const char* kind = "Adam";
-  static std::vector<std::pair<std::string, std::vector<Tensor<T>>*>> tensors(optim::Adam<T>& o) {
-    std::vector<std::pair<std::string, std::vector<Tensor<T>>*>> out = {{"exp_avg", &o.exp_avg()},
-                                                                       {"exp_avg_sq", &o.exp_avg_sq()}};
-    if (o.options().amsgrad) out.emplace_back("max_exp_avg_sq", &o.max_exp_avg_sq());
-    return out;
-  }
-  static void save(const optim::Adam<T>& o, std::map<std::string, std::string>& m) {
-    const auto& opt = o.options();
-    m["ember.optimizer.step"] = number_text(o.step_count());
-    m["ember.optimizer.lr"] = number_text(opt.lr);
-    m["ember.optimizer.beta1"] = number_text(opt.betas.first);
-    m["ember.optimizer.beta2"] = number_text(opt.betas.second);
-    m["ember.optimizer.eps"] = number_text(opt.eps);
-    m["ember.optimizer.weight_decay"] = number_text(opt.weight_decay);
-    m["ember.optimizer.amsgrad"] = opt.amsgrad ? "true" : "false";
-  }
-  // Checks the metadata against the optimizer and returns what load() will set.
-  struct Loaded {
-    std::int64_t step = 0;
-    optim::AdamOptions options;
-    bool compatible = true;  // false: the state tensors cannot be matched
-  };
-  static constexpr bool optional_state = false;  // every parameter has its Adam state
-  static Loaded check(const optim::Adam<T>& o, Metadata& m, std::vector<std::string>& errors) {
-    Loaded l{m.number<std::int64_t>("ember.optimizer.step"), o.options(), true};
-    l.options.lr = m.number<double>("ember.optimizer.lr");
-    l.options.betas = {m.number<double>("ember.optimizer.beta1"), m.number<double>("ember.optimizer.beta2")};
-    l.options.eps = m.number<double>("ember.optimizer.eps");
-    l.options.weight_decay = m.number<double>("ember.optimizer.weight_decay");
-    const auto& opt = l.options;
-    if (!(opt.lr >= 0 && opt.eps >= 0 && opt.weight_decay >= 0 && opt.betas.first >= 0 && opt.betas.first < 1 &&
-          opt.betas.second >= 0 && opt.betas.second < 1))
-      errors.push_back("the checkpoint's Adam options are out of range (lr, eps, weight_decay >= 0; betas in [0, 1))");
-    if (l.step < 0) errors.push_back("metadata \"ember.optimizer.step\" = " + std::to_string(l.step) + " is negative");
-    // amsgrad decides which state exists, so it must match rather than be restored.
-    const auto amsgrad = m.boolean("ember.optimizer.amsgrad");
-    l.compatible = amsgrad.has_value() && *amsgrad == o.options().amsgrad;
-    if (amsgrad && !l.compatible)
-      errors.push_back(std::string("the checkpoint's Adam has amsgrad ") + (o.options().amsgrad ? "off" : "on") +
-                       ", this one has it " + (o.options().amsgrad ? "on" : "off"));
-    return l;
-  }
-  static void load(optim::Adam<T>& o, const Loaded& l) {
-    o.options() = l.options;
-    o.set_step_count(l.step);
-  }
+ private:
+  const std::vector<std::string>& names_;
+  std::vector<TensorView>& tensors_;
+  std::map<std::string, std::string>& metadata_;
 };
 
+// Reads an optimizer's state from a checkpoint without changing the optimizer: the options and
+// counts into `Staged`, in visit order, and each state tensor into a new tensor. Structural flags
+// must match. Problems go to `errors`.
 template <class T>
-struct OptimizerState<optim::SGD<T>> {
-  static constexpr const char* kind = "SGD";
-  static std::vector<std::pair<std::string, std::vector<Tensor<T>>*>> tensors(optim::SGD<T>& o) {
-    return {{"momentum_buffer", &o.momentum_buffers()}};  // empty before the first step with momentum
-  }
-  static void save(const optim::SGD<T>& o, std::map<std::string, std::string>& m) {
-    const auto& opt = o.options();
-    m["ember.optimizer.lr"] = number_text(opt.lr);
-    m["ember.optimizer.momentum"] = number_text(opt.momentum);
-    m["ember.optimizer.dampening"] = number_text(opt.dampening);
-    m["ember.optimizer.weight_decay"] = number_text(opt.weight_decay);
-    m["ember.optimizer.nesterov"] = opt.nesterov ? "true" : "false";
-  }
-  struct Loaded {
-    optim::SGDOptions options;
-    bool compatible = true;
+class OptimizerReader final : public optim::OptimizerStateVisitor<T> {
+ public:
+  struct Staged {
+    std::vector<double> scalars;
+    std::vector<std::int64_t> counts;
+    std::vector<char> flags;
+    std::vector<Tensor<T>> tensors;  // empty: absent (a lazy state not created yet)
   };
-  static constexpr bool optional_state = true;  // no momentum_buffer before the first step
-  static Loaded check(const optim::SGD<T>& o, Metadata& m, std::vector<std::string>& errors) {
-    Loaded l{o.options(), true};
-    auto& opt = l.options;
-    opt.lr = m.number<double>("ember.optimizer.lr");
-    opt.momentum = m.number<double>("ember.optimizer.momentum");
-    opt.dampening = m.number<double>("ember.optimizer.dampening");
-    opt.weight_decay = m.number<double>("ember.optimizer.weight_decay");
-    opt.nesterov = m.boolean("ember.optimizer.nesterov").value_or(false);
-    if (!(opt.lr >= 0 && opt.momentum >= 0 && opt.weight_decay >= 0) ||
-        (opt.nesterov && !(opt.momentum > 0 && opt.dampening == 0)))
-      errors.push_back("the checkpoint's SGD options are out of range (lr, momentum, weight_decay >= 0; nesterov "
-                       "needs momentum > 0 and no dampening)");
-    return l;
+  OptimizerReader(const File& file, const std::vector<nn::Parameter<T>*>& params, const std::vector<std::string>& names,
+                  Metadata& meta, std::vector<std::string>& matched, std::vector<std::string>& errors, Staged& staged)
+      : file_(file), params_(params), names_(names), meta_(meta), matched_(matched), errors_(errors), staged_(staged) {}
+
+  void tensor(std::size_t k, std::string_view state, Tensor<T>&, bool lazy) override {
+    Tensor<T>& out = staged_.tensors.emplace_back();
+    const std::string key = "optimizer." + names_[k] + "." + std::string(state);
+    const auto it = file_.entries.find(key);
+    if (incompatible_) {  // a structural flag differs (reported once): its tensors cannot match
+      if (it != file_.entries.end()) matched_.push_back(key);
+      return;
+    }
+    if (it == file_.entries.end()) {
+      if (!lazy) errors_.push_back("\"" + key + "\" is missing");
+      return;
+    }
+    matched_.push_back(key);
+    const auto& value = params_[k]->value;
+    if (it->second.shape != dims_of(value) || (it->second.dtype != "F32" && it->second.dtype != "F64")) {
+      errors_.push_back("\"" + key + "\" is " + it->second.dtype + " " + shape_text(it->second.shape) +
+                        ", expected floating point " + shape_text(dims_of(value)));
+      return;
+    }
+    out.resize_uninitialized(value.shape());
+    file_.copy_to(key, out.data());
   }
-  static void load(optim::SGD<T>& o, const Loaded& l) { o.options() = l.options; }
+  bool incompatible() const { return incompatible_; }
+  void scalar(std::string_view name, double&) override {
+    staged_.scalars.push_back(meta_.number<double>(OptimizerSaver<T>::key(name)));
+  }
+  void count(std::string_view name, std::int64_t&) override {
+    staged_.counts.push_back(meta_.number<std::int64_t>(OptimizerSaver<T>::key(name)));
+  }
+  void flag(std::string_view name, bool& v, bool structural) override {
+    const std::string key = OptimizerSaver<T>::key(name);
+    const auto b = meta_.boolean(key);
+    staged_.flags.push_back(b.value_or(v));
+    if (structural && b && *b != v) {
+      incompatible_ = true;
+      errors_.push_back("the checkpoint's optimizer has " + std::string(name) + " " + (*b ? "on" : "off") +
+                        ", this one has it " + (v ? "on" : "off"));
+    }
+  }
+
+ private:
+  const File& file_;
+  const std::vector<nn::Parameter<T>*>& params_;
+  const std::vector<std::string>& names_;
+  Metadata& meta_;
+  std::vector<std::string>& matched_;
+  std::vector<std::string>& errors_;
+  Staged& staged_;
+  bool incompatible_ = false;
 };
+
+// Swaps the staged options (or the staged tensors) with the optimizer's, in visit order: once to
+// apply them, once more to undo. Structural flags are left as they are (they matched).
+template <class T>
+class OptimizerSwap final : public optim::OptimizerStateVisitor<T> {
+ public:
+  enum class What { options, tensors };
+  OptimizerSwap(typename OptimizerReader<T>::Staged& staged, What what) : staged_(staged), what_(what) {}
+  void tensor(std::size_t, std::string_view, Tensor<T>& t, bool) override {
+    if (what_ == What::tensors) t.swap(staged_.tensors[tensor_++]);
+  }
+  void scalar(std::string_view, double& v) override {
+    if (what_ == What::options) std::swap(v, staged_.scalars[scalar_++]);
+  }
+  void count(std::string_view, std::int64_t& v) override {
+    if (what_ == What::options) std::swap(v, staged_.counts[count_++]);
+  }
+  void flag(std::string_view, bool& v, bool structural) override {
+    if (what_ != What::options) return;
+    char& s = staged_.flags[flag_++];
+    if (structural) return;
+    const bool old = v;
+    v = s != 0;
+    s = old;
+  }
+
+ private:
+  typename OptimizerReader<T>::Staged& staged_;
+  What what_;
+  std::size_t tensor_ = 0, scalar_ = 0, count_ = 0, flag_ = 0;
+};
+
+// Checkpoint formats this version reads: 1 (parameters only) and 2 (adds buffers and generators).
+inline constexpr int checkpoint_version = 2;
 
 }  // namespace detail
 
-// Writes the model, the optimizer (optim::Adam or optim::SGD), the loader's state and `step` to
-// `path`, atomically.
-template <class Model, class Optimizer, class L>
-void save_checkpoint(Model& model, Optimizer& optimizer, data::DataLoader<L>& loader, std::int64_t step,
+// Writes the model (its state_dict), the optimizer's state and options, the loader's order and
+// generator, the model's generators (Dropout) and `step` to `path`, atomically.
+template <class Model, class T, class L>
+void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoader<L>& loader, std::int64_t step,
                      const std::filesystem::path& path) {
-  using State = detail::OptimizerState<Optimizer>;
   constexpr const char* who = "io::save_checkpoint";
-  const auto named = model.named_parameters();
-  const auto names = detail::optimizer_names(optimizer.params(), named, who);
+  const auto state = detail::state_of(model);
+  const auto names = detail::optimizer_names(optimizer.params(), state, who);
 
-  std::vector<detail::TensorView> tensors;
-  for (const auto& [name, p] : named) tensors.push_back(detail::view_of(name, p.value));
-  for (const auto& [state, values] : State::tensors(optimizer))
-    for (std::size_t k = 0; k < values->size(); ++k)
-      if (!State::optional_state || !(*values)[k].empty())  // an empty momentum_buffer does not exist yet
-        tensors.push_back(detail::view_of("optimizer." + names[k] + "." + state, (*values)[k]));
+  std::vector<detail::TensorView> tensors = detail::views_of(state);
+  std::map<std::string, std::string> metadata = {{"format", "pt"},
+                                                 {"ember.checkpoint", std::to_string(detail::checkpoint_version)},
+                                                 {"ember.step", detail::number_text(step)},
+                                                 {"ember.optimizer", optimizer.kind()},
+                                                 {"ember.loader.generator", loader.generator().state()}};
+  detail::OptimizerSaver<T> saver(names, tensors, metadata);
+  optimizer.visit_state(saver);
+  for (const auto& [name, g] : state.generators) metadata["ember.generator." + name] = g->state();
   const auto& order = loader.order();  // index_t is std::int64_t: written as it is
   tensors.push_back({"loader.order", "I64", {static_cast<std::int64_t>(order.size())}, order.data(),
                      order.size() * sizeof(index_t)});
-
-  std::map<std::string, std::string> metadata = {{"format", "pt"},
-                                                 {"ember.checkpoint", "1"},
-                                                 {"ember.step", detail::number_text(step)},
-                                                 {"ember.optimizer", State::kind},
-                                                 {"ember.loader.generator", loader.generator().state()}};
-  State::save(optimizer, metadata);
   detail::write(path, tensors, metadata, who);
 }
 
 // Reads a checkpoint written by save_checkpoint into the model, the optimizer and the loader,
 // and returns its step. Every name, shape and value is checked first (the optimizer's kind and
-// amsgrad must match; the loader's order must be a permutation of its dataset's samples); on any
-// problem nothing is changed and one ember::Error lists them all.
-template <class Model, class Optimizer, class L>
-std::int64_t load_checkpoint(Model& model, Optimizer& optimizer, data::DataLoader<L>& loader,
+// structural flags must match, its options must be valid, the loader's order must be a
+// permutation of its dataset's samples); on any problem nothing is changed and one ember::Error
+// lists them all.
+template <class Model, class T, class L>
+std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoader<L>& loader,
                              const std::filesystem::path& path) {
-  using State = detail::OptimizerState<Optimizer>;
   constexpr const char* who = "io::load_checkpoint";
   const auto file = detail::read(path, who);
-  if (!file.metadata.count("ember.checkpoint"))
+  const auto version = file.metadata.find("ember.checkpoint");
+  if (version == file.metadata.end())
     throw Error(ember::detail::concat(who, ": ", path, " is not a checkpoint (no \"ember.checkpoint\" in its ",
                                       "metadata); weights alone load with io::load"));
-  const auto named = model.named_parameters();
-  const auto names = detail::optimizer_names(optimizer.params(), named, who);
+  if (version->second != "1" && version->second != "2")
+    throw Error(ember::detail::concat(who, ": ", path, " is a checkpoint of format \"", version->second.substr(0, 20),
+                                      "\"; this version of ember reads formats 1 and 2"));
+  const auto state = detail::state_of(model);
+  const auto names = detail::optimizer_names(optimizer.params(), state, who);
   std::vector<std::string> errors;
   detail::Metadata meta(file.metadata, errors);
 
-  auto matched = detail::check_parameters(file, named, errors);
-  // The optimizer: its kind, then each state tensor with its parameter's shape, staged in new
-  // tensors so that nothing is allocated once the model has been changed.
-  using Tensors = std::vector<std::remove_cvref_t<decltype(optimizer.params()[0]->value)>>;
+  auto matched = detail::check_state(file, state, errors);
+  // The optimizer: its kind, then its state read into staged copies.
+  typename detail::OptimizerReader<T>::Staged staged;
   const std::string* kind = meta.text("ember.optimizer");
-  typename State::Loaded loaded{};
-  bool optimizer_ok = kind && *kind == State::kind;
-  if (kind && !optimizer_ok) errors.push_back("the checkpoint's optimizer is " + *kind + ", not " + State::kind);
+  bool optimizer_ok = kind && *kind == optimizer.kind();
+  if (kind && !optimizer_ok) errors.push_back("the checkpoint's optimizer is " + *kind + ", not " + optimizer.kind());
   if (optimizer_ok) {
-    loaded = State::check(optimizer, meta, errors);
-    optimizer_ok = loaded.compatible;
+    detail::OptimizerReader<T> reader(file, optimizer.params(), names, meta, matched, errors, staged);
+    optimizer.visit_state(reader);
+    optimizer_ok = !reader.incompatible();
   }
-  std::vector<Tensors> staged;  // per state, per parameter; empty: no such state yet
-  if (optimizer_ok) {
-    for (const auto& [state, values] : State::tensors(optimizer)) {
-      staged.emplace_back(names.size());
-      for (std::size_t k = 0; k < names.size(); ++k) {
-        const std::string key = "optimizer." + names[k] + "." + state;
-        const auto it = file.entries.find(key);
-        if (it == file.entries.end()) {
-          if (!State::optional_state) errors.push_back("\"" + key + "\" is missing");
-          continue;
-        }
-        matched.push_back(key);
-        const auto& value = optimizer.params()[k]->value;
-        if (it->second.shape != detail::dims_of(value) || (it->second.dtype != "F32" && it->second.dtype != "F64")) {
-          errors.push_back("\"" + key + "\" is " + it->second.dtype + " " + detail::shape_text(it->second.shape) +
-                           ", expected floating point " + detail::shape_text(detail::dims_of(value)));
-          continue;
-        }
-        staged.back()[k].resize_uninitialized(value.shape());
-        file.copy_to(key, staged.back()[k].data());
-      }
-    }
-  } else {  // the optimizer's kind or amsgrad is reported: its tensors need no message each
+  if (!optimizer_ok) {  // the optimizer's kind or structure is reported: its tensors need no message each
     for (const auto& [name, e] : file.entries)
       if (name.starts_with("optimizer.")) matched.push_back(name);
+  }
+  // The model's generators.
+  std::vector<Generator> generators(state.generators.size());
+  for (std::size_t i = 0; i < state.generators.size(); ++i) {
+    const std::string key = "ember.generator." + state.generators[i].first;
+    if (const std::string* g = meta.text(key)) {
+      try {
+        generators[i].set_state(*g);
+      } catch (const Error& e) {
+        errors.push_back("metadata \"" + key + "\": " + e.what());
+      }
+    }
   }
   // The loader: a permutation of its samples and a generator state.
   std::vector<index_t> order;
@@ -295,26 +317,39 @@ std::int64_t load_checkpoint(Model& model, Optimizer& optimizer, data::DataLoade
         errors.push_back("\"loader.order\" is not a permutation: " + problem);
     }
   }
-  Generator generator;
+  Generator loader_generator;
   if (const std::string* g = meta.text("ember.loader.generator")) {
     try {
-      generator.set_state(*g);
+      loader_generator.set_state(*g);
     } catch (const Error& e) {
       errors.push_back(std::string("metadata \"ember.loader.generator\": ") + e.what());
     }
   }
   const auto step = meta.number<std::int64_t>("ember.step");
+  if (step < 0) errors.push_back("metadata \"ember.step\" = " + std::to_string(step) + " is negative");
   detail::check_unexpected(file, matched, errors);
+  // The staged options, tried on the optimizer and taken back unless valid.
+  if (optimizer_ok && errors.empty()) {
+    using Swap = detail::OptimizerSwap<T>;
+    Swap apply(staged, Swap::What::options);
+    optimizer.visit_state(apply);
+    if (const std::string problem = optimizer.options_problem(); !problem.empty()) {
+      errors.push_back("the checkpoint's " + std::string(optimizer.kind()) + " state is invalid: " + problem);
+      Swap undo(staged, Swap::What::options);
+      optimizer.visit_state(undo);
+    }
+  }
   if (!errors.empty()) throw Error(detail::join_errors(who, path, errors));
 
   // Everything checked: now change the loader (set_order checks again, before it changes
-  // anything), the model (copies into its tensors) and the optimizer (swaps in the staged state).
+  // anything), the model (copies into its tensors), its generators and the optimizer's tensors
+  // (swapped in from the staged copies; its options are in already).
   loader.set_order(order);
-  loader.generator() = generator;
-  for (const auto& [name, p] : named) file.copy_to(name, p.value.data());
-  State::load(optimizer, loaded);
-  std::size_t s = 0;
-  for (const auto& [state, values] : State::tensors(optimizer)) values->swap(staged[s++]);
+  loader.generator() = loader_generator;
+  detail::copy_state(file, state);
+  for (std::size_t i = 0; i < generators.size(); ++i) *state.generators[i].second = generators[i];
+  detail::OptimizerSwap<T> tensors(staged, detail::OptimizerSwap<T>::What::tensors);
+  optimizer.visit_state(tensors);
   return step;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "ember/detail/simd.hpp"
 #include "ember/error.hpp"
@@ -179,7 +180,7 @@ void unpad_into(const T* dxp, T* dx, const ConvGeometry& g, const PaddedLayout& 
 }  // namespace detail
 
 template <class T = float>
-class Conv2d : public Module<Conv2d<T>, T> {
+class Conv2d : public Module<T> {
  public:
   // weight: (out_channels, in_channels, kh, kw), bias: (out_channels,), PyTorch's default init.
   // (options by const reference: GCC 12 with -march=native on AVX-512 miscompiles this
@@ -203,54 +204,60 @@ class Conv2d : public Module<Conv2d<T>, T> {
   }
 
   // x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2 ph - kh) / sh) + 1.
-  const Tensor<T>& forward(const Tensor<T>& x) {
-    g_ = geometry(x);
-    const index_t k = g_.patch(), p = g_.out_plane();
-    y_.resize_uninitialized({g_.n, out_, g_.oh, g_.ow});
-    cols_.resize_uninitialized({g_.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
-    const index_t in_sample = g_.c * g_.h * g_.w, threads = get_num_threads();
+  const Tensor<T>& forward(const Tensor<T>& x) override {
+    const detail::ConvGeometry g = geometry(x);
+    Saved& saved = tape_.record(this->training_);
+    saved.g = g;
+    const index_t k = g.patch(), p = g.out_plane();
+    saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
+    saved.cols.resize_uninitialized({g.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
+    T* const y_data = saved.y.data();
+    T* const cols = saved.cols.data();
+    const T* const w = std::as_const(weight_.value).data();
+    const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
+    const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
     const bool stride1 = is_stride1(), small_patch = is_small_patch(k);
-    const auto layout = detail::PaddedLayout::of<T>(g_);
+    const auto layout = detail::PaddedLayout::of<T>(g);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g_.n > 1)
-    for (index_t n = 0; n < g_.n; ++n) {
-      T* col = cols_.data() + n * k * p;
+    T* const padded = stride1 ? padded_.data() : nullptr;
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
+    for (index_t n = 0; n < g.n; ++n) {
+      T* col = cols + n * k * p;
       if (stride1) {
-        T* xp = padded_.data() + ember::detail::thread_index() * layout.size;
-        detail::pad_into(x.data() + n * in_sample, xp, g_, layout);
-        detail::im2col_stride1(xp, col, g_, layout);
+        T* xp = padded + ember::detail::thread_index() * layout.size;
+        detail::pad_into(x.data() + n * in_sample, xp, g, layout);
+        detail::im2col_stride1(xp, col, g, layout);
       } else {
-        detail::im2col(x.data() + n * in_sample, col, g_);
+        detail::im2col(x.data() + n * in_sample, col, g);
       }
       if (small_patch) {  // y_n = w col_n + b, by the register-blocked kernel
-        detail::simd::gemm_ab(weight_.value.data(), col, y_.data() + n * out_ * p, out_, p,
-                              {.ars = k, .acs = 1, .ldb = p, .ldc = p, .k = k},
-                              options_.bias ? bias_.value.data() : nullptr);
+        detail::simd::gemm_ab(w, col, y_data + n * out_ * p, out_, p, {.ars = k, .acs = 1, .ldb = p, .ldc = p, .k = k},
+                              b);
       } else {
         // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
         // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
-        ColMap y_t(y_.data() + n * out_ * p, p, out_);
-        y_t.noalias() = ConstColMap(col, p, k) * ConstColMap(weight_.value.data(), k, out_);
-        if (options_.bias) y_t.rowwise() += bias_.value.matrix().row(0);
+        ColMap y_t(y_data + n * out_ * p, p, out_);
+        y_t.noalias() = ConstColMap(col, p, k) * ConstColMap(w, k, out_);
+        if (b) y_t.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b, out_);
       }
     }
-    have_forward_ = this->training_;
-    return y_;
+    return saved.y;
   }
   const Tensor<T>& forward(Tensor<T>&&) = delete;  // keep the input alive, as for Linear
 
   // dy: (N, C_out, OH, OW) -> dx: (N, C_in, H, W) (skipped when the input needs no gradient);
   // dweight += sum_n dy_n col_n^T, dbias += sum of dy over n, OH, OW.
-  const Tensor<T>& backward(const Tensor<T>& dy) {
-    ember::detail::check(have_forward_, *this, ": backward() needs a forward() in train mode first");
-    ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
-                         dy.shape());
-    const index_t k = g_.patch(), p = g_.out_plane();
+  const Tensor<T>& backward(const Tensor<T>& dy) override {
+    Saved& saved = tape_.pop(*this);
+    ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
+                         " (the output's), got ", dy.shape());
+    const detail::ConvGeometry g = saved.g;
+    const index_t k = g.patch(), p = g.out_plane();
     const bool need_dx = this->needs_input_grad_;
     const bool stride1 = is_stride1();
-    if (need_dx && stride1) dx_.resize_uninitialized({g_.n, g_.c, g_.h, g_.w});  // every value is written
-    else if (need_dx) dx_.resize({g_.n, g_.c, g_.h, g_.w});                     // col2im_add adds into zeros
-    else dx_.resize_uninitialized({0});
+    if (need_dx && stride1) saved.dx.resize_uninitialized({g.n, g.c, g.h, g.w});  // every value is written
+    else if (need_dx) saved.dx.resize({g.n, g.c, g.h, g.w});                     // col2im_add adds into zeros
+    else saved.dx.resize_uninitialized({0});
     // Per-thread partial dweight / dbias, summed in a fixed order: bit-identical results for a
     // fixed thread count.
     const index_t threads = get_num_threads();
@@ -260,35 +267,41 @@ class Conv2d : public Module<Conv2d<T>, T> {
     partial_dw_.resize({threads, out_, k, dw_width});
     partial_db_.resize({threads, out_});
     const index_t dcol_size = k * p + simd_lanes;
-    const auto layout = detail::PaddedLayout::of<T>(g_);
+    const auto layout = detail::PaddedLayout::of<T>(g);
     if (need_dx) dcols_.resize_uninitialized({threads, dcol_size});
     if (need_dx && stride1) padded_.resize_uninitialized({threads, layout.size});
-    const auto w = weight_.value.matrix();
-    const index_t in_sample = g_.c * g_.h * g_.w;
-#pragma omp parallel num_threads(static_cast<int>(threads)) if (g_.n > 1)
+    const auto w = std::as_const(weight_.value).matrix();
+    T* const partial_dw = partial_dw_.data();
+    T* const partial_db = partial_db_.data();
+    T* const dcols = need_dx ? dcols_.data() : nullptr;
+    T* const padded = need_dx && stride1 ? padded_.data() : nullptr;
+    T* const dx = need_dx ? saved.dx.data() : nullptr;
+    const T* const cols = std::as_const(saved.cols).data();
+    const index_t in_sample = g.c * g.h * g.w;
+#pragma omp parallel num_threads(static_cast<int>(threads)) if (g.n > 1)
     {
       const index_t t = ember::detail::thread_index();
-      T* dw_t = partial_dw_.data() + t * out_ * k * dw_width;
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db_.data() + t * out_, out_);
+      T* dw_t = partial_dw + t * out_ * k * dw_width;
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db + t * out_, out_);
 #pragma omp for schedule(static)
-      for (index_t n = 0; n < g_.n; ++n) {
+      for (index_t n = 0; n < g.n; ++n) {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
-        const T* col = cols_.data() + n * k * p;
+        const T* col = cols + n * k * p;
         if (lane_dw)  // dweight += dy_n col^T
           detail::simd::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
         else  // dweight^T += col dy_n^T
           ColMap(dw_t, k, out_).noalias() += typename Tensor<T>::ConstSliceMap(col, k, p) * dy_n.transpose();
         if (options_.bias) db += dy_n.rowwise().sum().array();
         if (need_dx) {
-          typename Tensor<T>::SliceMap dcol(dcols_.data() + t * dcol_size, k, p);
+          typename Tensor<T>::SliceMap dcol(dcols + t * dcol_size, k, p);
           dcol.noalias() = w.transpose() * dy_n;
           if (stride1) {
-            T* dxp = padded_.data() + t * layout.size;
+            T* dxp = padded + t * layout.size;
             std::fill_n(dxp, layout.size, T(0));
-            detail::col2im_stride1_add(dcol.data(), dxp, g_, layout);
-            detail::unpad_into(dxp, dx_.data() + n * in_sample, g_, layout);
+            detail::col2im_stride1_add(dcol.data(), dxp, g, layout);
+            detail::unpad_into(dxp, dx + n * in_sample, g, layout);
           } else {
-            detail::col2im_add(dcol.data(), dx_.data() + n * in_sample, g_);
+            detail::col2im_add(dcol.data(), dx + n * in_sample, g);
           }
         }
       }
@@ -296,16 +309,15 @@ class Conv2d : public Module<Conv2d<T>, T> {
     using Partial = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     for (index_t t = 0; t < threads; ++t) {
       weight_.grad.array() +=
-          Eigen::Map<const Partial>(partial_dw_.data() + t * out_ * k * dw_width, out_ * k, dw_width).rowwise().sum().array();
-      if (options_.bias) bias_.grad.matrix().row(0) += partial_db_.matrix().row(t);
+          Eigen::Map<const Partial>(partial_dw + t * out_ * k * dw_width, out_ * k, dw_width).rowwise().sum().array();
+      if (options_.bias) bias_.grad.matrix().row(0) += std::as_const(partial_db_).matrix().row(t);
     }
-    return dx_;
+    return saved.dx;
   }
 
-  NamedParameters<T> named_parameters(const std::string& prefix = "") {
-    NamedParameters<T> out{{join_name(prefix, "weight"), weight_}};
-    if (options_.bias) out.push_back({join_name(prefix, "bias"), bias_});
-    return out;
+  void visit_state(StateVisitor<T>& v, const Name* prefix = nullptr) override {
+    v.parameter(Name(prefix, "weight"), weight_);
+    if (options_.bias) v.parameter(Name(prefix, "bias"), bias_);
   }
   Parameter<T>& weight() { return weight_; }
   Parameter<T>& bias() {
@@ -319,11 +331,11 @@ class Conv2d : public Module<Conv2d<T>, T> {
     return {g.n, out_, g.oh, g.ow};
   }
 
-  friend std::ostream& operator<<(std::ostream& out, const Conv2d& c) {
-    out << "Conv2d(" << c.in_ << ", " << c.out_ << ", kernel_size=" << c.kernel_ << ", stride=" << c.options_.stride;
-    if (c.options_.padding.h || c.options_.padding.w) out << ", padding=" << c.options_.padding;
-    if (!c.options_.bias) out << ", bias=False";
-    return out << ")";
+  void print(std::ostream& out, int = 0) const override {
+    out << "Conv2d(" << in_ << ", " << out_ << ", kernel_size=" << kernel_ << ", stride=" << options_.stride;
+    if (options_.padding.h || options_.padding.w) out << ", padding=" << options_.padding;
+    if (!options_.bias) out << ", bias=False";
+    out << ")";
   }
 
  private:
@@ -349,22 +361,25 @@ class Conv2d : public Module<Conv2d<T>, T> {
     return g;
   }
   detail::ConvGeometry geometry(const Tensor<T>& x) const { return geometry_of(x.shape()); }
-  static std::string join_name(const std::string& prefix, const char* name) { return nn::detail::join_name(prefix, name); }
 
   index_t in_, out_;
   Size2 kernel_;
   Conv2dOptions options_;
   Parameter<T> weight_, bias_;
-  detail::ConvGeometry g_{};
-  bool have_forward_ = false;
-  Tensor<T> y_;           // y: (N, C_out, OH, OW)
-  Tensor<T> cols_;        // cols: (N, C_in*kh*kw, OH*OW)
-  Tensor<T> dx_;          // dx: (N, C_in, H, W)
+  struct Saved {          // one use of the layer
+    detail::ConvGeometry g{};
+    Tensor<T> y;          // y: (N, C_out, OH, OW)
+    Tensor<T> cols;       // cols: (N, C_in*kh*kw, OH*OW), im2col of x
+    Tensor<T> dx;         // dx: (N, C_in, H, W), its own per use (a use's dy may be another's dx)
+  };
+  detail::Tape<Saved> tape_;
   Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
   Tensor<T> partial_dw_;  // (threads, C_out, C_in*kh*kw, 1 or a packet of partial sums)
   Tensor<T> partial_db_;  // (threads, C_out)
 };
+
+static_assert(Layer<Conv2d<float>>);
 
 namespace reference {
 

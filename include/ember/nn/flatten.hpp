@@ -1,8 +1,8 @@
 // nn::Flatten(start_dim = 1, end_dim = -1): a view of the input with dims start..end merged.
 #pragma once
 
-#include <ostream>
 #include <array>
+#include <ostream>
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -11,12 +11,12 @@
 namespace ember::nn {
 
 template <class T = float>
-class Flatten : public Stateless<Flatten<T>, T> {
+class Flatten : public Module<T> {
  public:
   explicit Flatten(int start_dim = 1, int end_dim = -1) : start_dim_(start_dim), end_dim_(end_dim) {}
 
-  // x: (N, C, H, W) -> y: (N, C*H*W) for the defaults; a view, no copy.
-  const Tensor<T>& forward(const Tensor<T>& x) {
+  // x: (N, C, H, W) -> y: (N, C*H*W) for the defaults; a read-only view of x, no copy.
+  const Tensor<T>& forward(const Tensor<T>& x) override {
     const int r = x.dim();
     const int s = start_dim_ < 0 ? start_dim_ + r : start_dim_;
     const int e = end_dim_ < 0 ? end_dim_ + r : end_dim_;
@@ -28,29 +28,36 @@ class Flatten : public Stateless<Flatten<T>, T> {
     for (int d = s; d <= e; ++d) dims[n] *= x.size(d);
     ++n;
     for (int d = e + 1; d < r; ++d) dims[n++] = x.size(d);
-    x_shape_ = x.shape();
-    y_ = x.reshape(Shape::from_range(dims.begin(), dims.begin() + n));
-    return y_;
+    Saved& saved = tape_.record(this->training_);
+    saved.x_shape = x.shape();
+    saved.y = x.reshape(Shape::from_range(dims.begin(), dims.begin() + n));
+    return saved.y;
   }
-
   const Tensor<T>& forward(Tensor<T>&&) = delete;  // the output is a view of x: x must outlive it
 
   // dy: the output's shape -> dx: the input's shape (a view of dy).
-  const Tensor<T>& backward(const Tensor<T>& dy) {
-    ember::detail::check(y_.dim() > 0 && dy.shape() == y_.shape(), *this, ": expected dy of shape ",
-                         y_.shape(), " (the output's), got ", dy.shape());
-    dx_ = dy.reshape(x_shape_);
-    return dx_;
+  const Tensor<T>& backward(const Tensor<T>& dy) override {
+    Saved& saved = tape_.pop(*this);
+    ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
+                         " (the output's), got ", dy.shape());
+    saved.dx = dy.reshape(saved.x_shape);
+    return saved.dx;
   }
 
-  friend std::ostream& operator<<(std::ostream& out, const Flatten& f) {
-    return out << "Flatten(start_dim=" << f.start_dim_ << ", end_dim=" << f.end_dim_ << ")";
+  void print(std::ostream& out, int = 0) const override {
+    out << "Flatten(start_dim=" << start_dim_ << ", end_dim=" << end_dim_ << ")";
   }
 
  private:
+  struct Saved {
+    Shape x_shape;
+    Tensor<T> y;   // a view of x
+    Tensor<T> dx;  // a view of dy
+  };
   int start_dim_, end_dim_;
-  Shape x_shape_;
-  Tensor<T> y_, dx_;  // views
+  detail::Tape<Saved> tape_;
 };
+
+static_assert(Layer<Flatten<float>>);
 
 }  // namespace ember::nn

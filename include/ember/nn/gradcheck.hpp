@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ember/nn/module.hpp"
@@ -94,9 +95,30 @@ void check_accumulation(GradcheckResult& r, Model& model, BackwardOnce&& backwar
 // The shared procedure: one analytic backward from zeroed grads, then central differences of
 // objective() on x (when the model computes dx) and on every parameter, then the accumulation
 // check. `x` is the tensor objective() reads, so perturbing it in place changes the objective.
+// Every generator of the model (Dropout's) as it is now, and a function that puts them back: each
+// evaluation of the objective then draws the same masks.
+template <class Model>
+auto generator_rewinder(Model& model) {
+  std::vector<std::pair<Generator*, Generator>> saved;
+  if constexpr (requires(StateVisitor<double>& v) { model.visit_state(v, nullptr); })
+    for_each_state<double>(model, [&](const Name&, Generator& g) { saved.emplace_back(&g, g); });
+  return [saved] {
+    for (const auto& [g, state] : saved) *g = state;
+  };
+}
+
 template <class Model, class Objective, class BackwardOnce>
-GradcheckResult check_all(Model& model, Tensor<double>& x, Objective&& objective, BackwardOnce&& backward_once,
+GradcheckResult check_all(Model& model, Tensor<double>& x, Objective&& plain_objective, BackwardOnce&& plain_backward_once,
                           const GradcheckOptions& o) {
+  const auto rewind = generator_rewinder(model);
+  auto objective = [&] {
+    rewind();
+    return plain_objective();
+  };
+  auto backward_once = [&] {
+    rewind();
+    return plain_backward_once();
+  };
   GradcheckResult r;
   model.zero_grad();
   const Tensor<double> dx = backward_once();

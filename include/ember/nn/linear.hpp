@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -15,7 +16,7 @@
 namespace ember::nn {
 
 template <class T = float>
-class Linear : public Module<Linear<T>, T> {
+class Linear : public Module<T> {
  public:
   // weight: (out_features, in_features), bias: (out_features,), PyTorch's default init.
   Linear(index_t in_features, index_t out_features, bool bias = true)
@@ -34,12 +35,15 @@ class Linear : public Module<Linear<T>, T> {
   }
 
   // x: (N, in_features) -> y: (N, out_features). Keeps a pointer to x for backward (no copy), so
-  // x must stay alive and unchanged until then; a temporary x does not compile.
-  const Tensor<T>& forward(const Tensor<T>& x) {
+  // x must stay alive and unchanged until then (a changed x is refused by its version; a
+  // temporary x does not compile).
+  const Tensor<T>& forward(const Tensor<T>& x) override {
     ember::detail::check(x.dim() == 2 && x.size(1) == in_features_, *this, ": expected input of shape (N, ",
                          in_features_, "), got ", x.shape(), x.dim() > 2 ? " (use nn::Flatten before it)" : "");
     const index_t n = x.size(0);
-    y_.resize_uninitialized({n, out_features_});
+    Saved& saved = tape_.record(this->training_);
+    Tensor<T>& y = saved.y;
+    y.resize_uninitialized({n, out_features_});
     const index_t work = n * in_features_ * out_features_;
     // y = x W^T + b by simd::gemm_abt, from W^T and b packed into panels of output features
     // (about 1.7x Eigen's GEMM on these shapes; docs/design.md). Each output is summed in the
@@ -47,14 +51,16 @@ class Linear : public Module<Linear<T>, T> {
     namespace simd = ember::detail::simd;
     const index_t panels = simd::abt_panels<T>(out_features_);
     packed_.resize_uninitialized({simd::packed_abt_size<T>(out_features_, in_features_)});
-    const T* bias = has_bias_ ? bias_.value.data() : nullptr;
+    const T* bias = has_bias_ ? std::as_const(bias_.value).data() : nullptr;
+    const T* weight = std::as_const(weight_.value).data();
+    T* packed = packed_.data();
+    T* y_data = y.data();
     const auto multiply = [&](index_t row_begin, index_t row_end, index_t panel_begin, index_t panel_end) {
-      simd::gemm_abt(x.data() + row_begin * in_features_, in_features_, row_end - row_begin, packed_.data(),
-                     out_features_, in_features_, y_.data() + row_begin * out_features_, out_features_, panel_begin,
-                     panel_end);
+      simd::gemm_abt(x.data() + row_begin * in_features_, in_features_, row_end - row_begin, packed, out_features_,
+                     in_features_, y_data + row_begin * out_features_, out_features_, panel_begin, panel_end);
     };
     const auto pack = [&](index_t begin, index_t end) {
-      simd::pack_abt(weight_.value.data(), bias, out_features_, in_features_, packed_.data(), begin, end);
+      simd::pack_abt(weight, bias, out_features_, in_features_, packed, begin, end);
     };
     if (panels >= ember::get_num_threads()) {
       // Panels split among threads: a thread packs the panels it multiplies by, so no packed
@@ -69,20 +75,22 @@ class Linear : public Module<Linear<T>, T> {
       pack(0, panels);
       ember::detail::parallel_blocks(n, 16, work, [&](index_t begin, index_t end) { multiply(begin, end, 0, panels); });
     }
-    x_ = this->training_ ? &x : nullptr;
-    return y_;
+    if (this->training_) saved.x.save(x);
+    return y;
   }
-
   const Tensor<T>& forward(Tensor<T>&&) = delete;
 
   // dy: (N, out_features) -> dx: (N, in_features); dweight += dy^T x, dbias += sum_n dy.
-  const Tensor<T>& backward(const Tensor<T>& dy) {
-    ember::detail::check(x_ != nullptr, *this, ": backward() needs a forward() in train mode first");
-    ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
-                         dy.shape());
+  const Tensor<T>& backward(const Tensor<T>& dy) override {
+    Saved& saved = tape_.pop(*this);
+    ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
+                         " (the output's), got ", dy.shape());
+    const Tensor<T>& x = saved.x.get(*this);
     namespace simd = ember::detail::simd;
     const index_t n = dy.size(0), in = in_features_, out = out_features_;
     const auto dy_m = dy.matrix();
+    T* dweight = weight_.grad.data();
+    T* dx = nullptr;
     // simd::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen.
     const bool packets = in >= simd::lanes<T>;
     // dweight's rows (output features) split among threads as in forward; each row's sum over
@@ -90,31 +98,32 @@ class Linear : public Module<Linear<T>, T> {
     ember::detail::parallel_blocks(out, 16, n * in * out, [&](index_t begin, index_t end) {
       const index_t rows = end - begin;
       if (packets)
-        simd::gemm_ab_add(dy.data() + begin, x_->data(), weight_.grad.data() + begin * in, rows, in,
+        simd::gemm_ab_add(dy.data() + begin, x.data(), dweight + begin * in, rows, in,
                           {.ars = 1, .acs = out, .ldb = in, .ldc = in, .k = n});
       else
-        weight_.grad.matrix().middleRows(begin, rows).noalias() += dy_m.middleCols(begin, rows).transpose() * x_->matrix();
+        weight_.grad.matrix().middleRows(begin, rows).noalias() += dy_m.middleCols(begin, rows).transpose() * x.matrix();
       if (has_bias_) bias_.grad.matrix().row(0).segment(begin, rows) += dy_m.middleCols(begin, rows).colwise().sum();
     });
     if (this->needs_input_grad_) {
-      dx_.resize_uninitialized(x_->shape());
+      saved.dx.resize_uninitialized(x.shape());
+      dx = saved.dx.data();
+      const T* weight = std::as_const(weight_.value).data();
       ember::detail::parallel_blocks(n, 16, n * in * out, [&](index_t begin, index_t end) {  // dx = dy W
         if (packets)
-          simd::gemm_ab(dy.data() + begin * out, weight_.value.data(), dx_.data() + begin * in, end - begin, in,
+          simd::gemm_ab(dy.data() + begin * out, weight, dx + begin * in, end - begin, in,
                         {.ars = out, .acs = 1, .ldb = in, .ldc = in, .k = out}, static_cast<const T*>(nullptr));
         else
-          dx_.matrix().middleRows(begin, end - begin).noalias() = dy_m.middleRows(begin, end - begin) * weight_.value.matrix();
+          saved.dx.matrix().middleRows(begin, end - begin).noalias() = dy_m.middleRows(begin, end - begin) * std::as_const(weight_.value).matrix();
       });
     } else {
-      dx_.resize_uninitialized({0});
+      saved.dx.resize_uninitialized({0});
     }
-    return dx_;
+    return saved.dx;
   }
 
-  NamedParameters<T> named_parameters(const std::string& prefix = "") {
-    NamedParameters<T> out{{detail::join_name(prefix, "weight"), weight_}};
-    if (has_bias_) out.push_back({detail::join_name(prefix, "bias"), bias_});
-    return out;
+  void visit_state(StateVisitor<T>& v, const Name* prefix = nullptr) override {
+    v.parameter(Name(prefix, "weight"), weight_);
+    if (has_bias_) v.parameter(Name(prefix, "bias"), bias_);
   }
 
   Parameter<T>& weight() { return weight_; }
@@ -125,19 +134,24 @@ class Linear : public Module<Linear<T>, T> {
   index_t in_features() const { return in_features_; }
   index_t out_features() const { return out_features_; }
 
-  friend std::ostream& operator<<(std::ostream& out, const Linear& l) {
-    return out << "Linear(in_features=" << l.in_features_ << ", out_features=" << l.out_features_
-               << ", bias=" << (l.has_bias_ ? "True" : "False") << ")";
+  void print(std::ostream& out, int = 0) const override {
+    out << "Linear(in_features=" << in_features_ << ", out_features=" << out_features_
+        << ", bias=" << (has_bias_ ? "True" : "False") << ")";
   }
 
  private:
   index_t in_features_, out_features_;
   bool has_bias_;
   Parameter<T> weight_, bias_;
-  const Tensor<T>* x_ = nullptr;  // x: (N, in_features), the last training forward's input
-  Tensor<T> y_;                   // y: (N, out_features)
-  Tensor<T> packed_;              // W^T and b in simd::gemm_abt's panels
-  Tensor<T> dx_;                  // dx: (N, in_features)
+  struct Saved {                 // one use of the layer
+    detail::SavedInput<T> x;     // x: (N, in_features), read again by backward
+    Tensor<T> y;                 // y: (N, out_features)
+    Tensor<T> dx;                // dx: (N, in_features), its own per use (a use's dy may be another's dx)
+  };
+  detail::Tape<Saved> tape_;
+  Tensor<T> packed_;             // W^T and b in simd::gemm_abt's panels
 };
+
+static_assert(Layer<Linear<float>>);
 
 }  // namespace ember::nn

@@ -129,7 +129,7 @@ void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g
 }  // namespace detail
 
 template <class T = float>
-class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
+class MaxPool2d : public Module<T> {
  public:
   explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0)
       : kernel_(kernel_size), stride_(stride.value_or(kernel_size)), padding_(padding) {
@@ -140,53 +140,59 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
   }
 
   // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1.
-  const Tensor<T>& forward(const Tensor<T>& x) {
-    g_ = geometry_of(x.shape());
+  const Tensor<T>& forward(const Tensor<T>& x) override {
+    const detail::PoolGeometry geo = geometry_of(x.shape());
+    Saved& saved = tape_.record(this->training_);
+    saved.g = geo;
+    Tensor<T>& y = saved.y;
+    Tensor<std::int32_t>& argmax = saved.argmax;
     ember::detail::check(x.numel() < (index_t{1} << 31), *this, ": inputs of 2^31 elements or more are not supported, got ",
                          x.shape());
-    const index_t planes = g_.planes, in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow;
-    y_.resize_uninitialized({x.size(0), x.size(1), g_.oh, g_.ow});
-    argmax_.resize_uninitialized(y_.shape());
-    x_shape_ = x.shape();
-    const bool k2s2_even = g_.kh == 2 && g_.kw == 2 && g_.sh == 2 && g_.sw == 2 && g_.ph == 0 && g_.pw == 0 &&
-                           g_.h % 2 == 0 && g_.w % 2 == 0;
+    const index_t planes = geo.planes, in_plane = geo.h * geo.w, out_plane = geo.oh * geo.ow;
+    y.resize_uninitialized({x.size(0), x.size(1), geo.oh, geo.ow});
+    argmax.resize_uninitialized(y.shape());
+    saved.x_shape = x.shape();
+    T* const y_data = y.data();
+    std::int32_t* const argmax_data = argmax.data();
+    const bool k2s2_even = geo.kh == 2 && geo.kw == 2 && geo.sh == 2 && geo.sw == 2 && geo.ph == 0 && geo.pw == 0 &&
+                           geo.h % 2 == 0 && geo.w % 2 == 0;
     if (k2s2_even) {
-      const index_t rows = planes * g_.oh, scratch = rows * g_.w;  // = N*C*H*OW
+      const index_t rows = planes * geo.oh, scratch = rows * geo.w;  // = N*C*H*OW
       vmax_.resize_uninitialized({2, scratch + ember::detail::simd::lanes<T>});
       voff_.resize_uninitialized({2, scratch + ember::detail::simd::lanes<std::int32_t>});
-      if (g_.w <= ember::detail::simd::lanes<T>) {
+      if (geo.w <= ember::detail::simd::lanes<T>) {
         T* v = vmax_.data() + vmax_.size(1);
         std::int32_t* vo = voff_.data() + voff_.size(1);
-        detail::maxpool_2x2_narrow(x.data(), y_.data(), argmax_.data(), vmax_.data(), voff_.data(), v, vo, rows, g_.w);
+        detail::maxpool_2x2_narrow(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), v, vo, rows, geo.w);
       } else {
-        detail::maxpool_2x2_even(x.data(), y_.data(), argmax_.data(), vmax_.data(), voff_.data(), rows, g_.w);
+        detail::maxpool_2x2_even(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), rows, geo.w);
       }
     } else {
 #pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
       for (index_t p = 0; p < planes; ++p)
-        detail::maxpool_plane(x.data() + p * in_plane, y_.data() + p * out_plane, argmax_.data() + p * out_plane, g_,
+        detail::maxpool_plane(x.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
                               p * in_plane);
     }
-    have_forward_ = this->training_;
-    return y_;
+    return y;
   }
 
   // dx: (N, C, H, W), zero but at each window's argmax, where dy is added.
-  const Tensor<T>& backward(const Tensor<T>& dy) {
-    ember::detail::check(have_forward_, *this, ": backward() needs a forward() in train mode first");
-    ember::detail::check(dy.shape() == y_.shape(), *this, ": expected dy of shape ", y_.shape(), " (the output's), got ",
-                         dy.shape());
-    dx_.resize_uninitialized(x_shape_);
-    const index_t in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow;
-#pragma omp parallel for schedule(static) if (g_.planes * in_plane > (1 << 15))
-    for (index_t p = 0; p < g_.planes; ++p) {  // a plane's windows touch only that plane: no races
-      std::fill_n(dx_.data() + p * in_plane, in_plane, T(0));
-      T* dx = dx_.data();
+  const Tensor<T>& backward(const Tensor<T>& dy) override {
+    Saved& saved = tape_.pop(*this);
+    ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
+                         " (the output's), got ", dy.shape());
+    const detail::PoolGeometry& geo = saved.g;
+    saved.dx.resize_uninitialized(saved.x_shape);
+    T* const dx = saved.dx.data();
+    const index_t in_plane = geo.h * geo.w, out_plane = geo.oh * geo.ow;
+#pragma omp parallel for schedule(static) if (geo.planes * in_plane > (1 << 15))
+    for (index_t p = 0; p < geo.planes; ++p) {  // a plane's windows touch only that plane: no races
+      std::fill_n(dx + p * in_plane, in_plane, T(0));
       const T* g = dy.data() + p * out_plane;
-      const std::int32_t* at = argmax_.data() + p * out_plane;
+      const std::int32_t* at = std::as_const(saved.argmax).data() + p * out_plane;
       for (index_t i = 0; i < out_plane; ++i) dx[at[i]] += g[i];
     }
-    return dx_;
+    return saved.dx;
   }
 
   Shape output_shape(const Shape& x) const {
@@ -194,8 +200,8 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
     return {x[0], x[1], g.oh, g.ow};
   }
 
-  friend std::ostream& operator<<(std::ostream& out, const MaxPool2d& m) {
-    return out << "MaxPool2d(kernel_size=" << m.kernel_ << ", stride=" << m.stride_ << ", padding=" << m.padding_ << ")";
+  void print(std::ostream& out, int = 0) const override {
+    out << "MaxPool2d(kernel_size=" << kernel_ << ", stride=" << stride_ << ", padding=" << padding_ << ")";
   }
 
  private:
@@ -210,15 +216,19 @@ class MaxPool2d : public Stateless<MaxPool2d<T>, T> {
   }
 
   Size2 kernel_, stride_, padding_;
-  detail::PoolGeometry g_{};
-  Shape x_shape_;
-  bool have_forward_ = false;
-  Tensor<T> y_;                    // y: (N, C, OH, OW)
-  Tensor<std::int32_t> argmax_;    // argmax: (N, C, OH, OW), offsets in x
-  Tensor<T> dx_;                   // dx: (N, C, H, W)
+  struct Saved {                    // one use of the layer
+    detail::PoolGeometry g{};
+    Shape x_shape;
+    Tensor<T> y;                    // y: (N, C, OH, OW)
+    Tensor<std::int32_t> argmax;    // argmax: (N, C, OH, OW), offsets in x
+    Tensor<T> dx;                   // dx: (N, C, H, W), its own per use (a use's dy may be another's dx)
+  };
+  detail::Tape<Saved> tape_;
   Tensor<T> vmax_;                 // (2, N*C*OH*W + a packet), scratch of the 2x2 kernels
   Tensor<std::int32_t> voff_;      // (2, N*C*OH*W + a packet), offsets in x of their winners
 };
+
+static_assert(Layer<MaxPool2d<float>>);
 
 namespace reference {
 

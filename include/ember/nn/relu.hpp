@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ostream>
+#include <utility>
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -10,40 +11,46 @@
 namespace ember::nn {
 
 template <class T = float>
-class ReLU : public Stateless<ReLU<T>, T> {
+class ReLU : public Module<T> {
  public:
   // x: any shape -> y: same shape. backward() reads the mask from y, so nothing else is kept.
-  const Tensor<T>& forward(const Tensor<T>& x) {
-    y_.resize_uninitialized(x.shape());
+  const Tensor<T>& forward(const Tensor<T>& x) override {
+    Tensor<T>& y = tape_.record(this->training_).y;
+    y.resize_uninitialized(x.shape());
     const T* in = x.data();
-    T* out = y_.data();
+    T* out = y.data();
     const index_t n = x.numel();
 #pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
     for (index_t i = 0; i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
-    have_forward_ = this->training_;
-    return y_;
+    return y;
   }
 
   // dx = dy where y > 0, else 0 (PyTorch's threshold_backward: the gradient at x == 0 is 0).
-  const Tensor<T>& backward(const Tensor<T>& dy) {
-    ember::detail::check(have_forward_, "ReLU: backward() needs a forward() in train mode first");
-    ember::detail::check(dy.shape() == y_.shape(), "ReLU: expected dy of shape ", y_.shape(),
+  const Tensor<T>& backward(const Tensor<T>& dy) override {
+    Saved& saved = tape_.pop(*this);
+    const Tensor<T>& y_saved = saved.y;
+    ember::detail::check(dy.shape() == y_saved.shape(), *this, ": expected dy of shape ", y_saved.shape(),
                          " (the output's), got ", dy.shape());
-    dx_.resize_uninitialized(dy.shape());
-    const T* y = y_.data();
+    saved.dx.resize_uninitialized(dy.shape());
+    const T* y = y_saved.data();
     const T* g = dy.data();
-    T* out = dx_.data();
+    T* out = saved.dx.data();
     const index_t n = dy.numel();
 #pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
     for (index_t i = 0; i < n; ++i) out[i] = y[i] > T(0) ? g[i] : T(0);
-    return dx_;
+    return saved.dx;
   }
 
-  friend std::ostream& operator<<(std::ostream& out, const ReLU&) { return out << "ReLU()"; }
+  void print(std::ostream& out, int = 0) const override { out << "ReLU()"; }
 
  private:
-  bool have_forward_ = false;
-  Tensor<T> y_, dx_;  // same shape as x
+  struct Saved {  // one use of the layer; both of x's shape
+    Tensor<T> y;
+    Tensor<T> dx;  // its own per use: a use's dy may be another's dx
+  };
+  detail::Tape<Saved> tape_;
 };
+
+static_assert(Layer<ReLU<float>>);
 
 }  // namespace ember::nn

@@ -1,14 +1,21 @@
-// nn::Sequential{layers...}: runs its layers in order, and their backward in reverse.
-// A variadic template over the layer types (a flat tuple, no nesting), so the compiler sees
-// every call and there is no virtual dispatch.
+// nn::Sequential<T>: runs its layers in order, and their backward in reverse, as torch.nn.Sequential.
+//
+//   nn::Sequential model{nn::Flatten{}, nn::Linear{784, 128}, nn::ReLU{}, nn::Linear{128, 10}};
+//   nn::Sequential<float> mlp;           // or built at run time:
+//   mlp.push_back(nn::Linear{784, 128});  // any layer, a layer of your own, or another Sequential
+//
+// Layers are held by pointer to their base, Module<T> (one virtual call per layer and step), so a
+// model's type does not depend on its layers. Names nest as PyTorch's: "0.1.weight".
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <ostream>
 #include <sstream>
 #include <string>
-#include <tuple>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -16,133 +23,172 @@
 
 namespace ember::nn {
 
-template <class First, class... Rest>
-class Sequential {
- public:
-  using value_type = typename First::value_type;
-  static constexpr std::size_t size = 1 + sizeof...(Rest);
+namespace detail {
 
-  explicit Sequential(First first, Rest... rest) : layers_(std::move(first), std::move(rest)...) {
-    find_first_parametric();
-    set_needs_input_grad(false);
+// A layer of your own that satisfies nn::Layer without deriving from Module<T>, as a Module<T>.
+template <class L>
+class LayerAdapter final : public Module<typename L::value_type> {
+ public:
+  using T = typename L::value_type;
+  explicit LayerAdapter(L layer) : layer_(std::move(layer)) {
+    this->training_ = layer_.is_training();
+    this->needs_input_grad_ = layer_.needs_input_grad();
+  }
+  const Tensor<T>& forward(const Tensor<T>& x) override { return layer_.forward(x); }
+  const Tensor<T>& backward(const Tensor<T>& dy) override { return layer_.backward(dy); }
+  void visit_state(StateVisitor<T>& v, const Name* prefix = nullptr) override { layer_.visit_state(v, prefix); }
+  void train(bool on = true) override {
+    this->training_ = on;
+    layer_.train(on);
+  }
+  void set_needs_input_grad(bool on) override {
+    this->needs_input_grad_ = on;
+    layer_.set_needs_input_grad(on);
+  }
+  void print(std::ostream& out, int = 0) const override { out << layer_; }
+  L& get() { return layer_; }
+
+ private:
+  L layer_;
+};
+
+}  // namespace detail
+
+template <class T = float>
+class Sequential final : public Module<T> {
+ public:
+  // An empty model, to grow with push_back(). Its input needs no gradient (images, as in
+  // PyTorch), so backward() stops at the first layer with parameters; set_needs_input_grad(true)
+  // for dx.
+  Sequential() { this->needs_input_grad_ = false; }
+
+  template <class First, class... Rest>
+    requires(Layer<std::remove_cvref_t<First>> && (Layer<std::remove_cvref_t<Rest>> && ...) &&
+             (sizeof...(Rest) > 0 || !std::is_same_v<std::remove_cvref_t<First>, Sequential>))
+  explicit Sequential(First&& first, Rest&&... rest) : Sequential() {
+    push_back(std::forward<First>(first));
+    (push_back(std::forward<Rest>(rest)), ...);
   }
 
-  const Tensor<value_type>& forward(const Tensor<value_type>& x) {
-    const Tensor<value_type>* h = &x;
-    for_each_layer([&](auto& layer, std::size_t i) { h = &call(i, "forward", [&] { return &layer.forward(*h); }); });
+  Sequential(Sequential&&) noexcept = default;
+  Sequential& operator=(Sequential&&) noexcept = default;
+
+  // Appends a layer (moved or copied in), named by its position: "0", "1", ...
+  template <class L>
+    requires Layer<std::remove_cvref_t<L>>
+  Sequential& push_back(L&& layer) {
+    using Plain = std::remove_cvref_t<L>;
+    static_assert(std::is_same_v<typename Plain::value_type, T>, "Sequential<T>: every layer must compute in T");
+    if constexpr (std::is_base_of_v<Module<T>, Plain>)
+      return push_back(std::unique_ptr<Module<T>>(std::make_unique<Plain>(std::forward<L>(layer))));
+    else
+      return push_back(std::unique_ptr<Module<T>>(std::make_unique<detail::LayerAdapter<Plain>>(std::forward<L>(layer))));
+  }
+  Sequential& push_back(std::unique_ptr<Module<T>> layer) {
+    ember::detail::check(layer != nullptr, "Sequential::push_back: got a null layer");
+    layer->train(this->training_);
+    names_.push_back(std::to_string(layers_.size()));
+    layers_.push_back(std::move(layer));
+    update_input_grads();
+    return *this;
+  }
+
+  std::size_t size() const { return layers_.size(); }
+  bool empty() const { return layers_.empty(); }
+  // The i-th layer, as model[i] in PyTorch; at<Linear<>>(1) checks its type.
+  Module<T>& operator[](std::size_t i) { return *layers_.at(i); }
+  const Module<T>& operator[](std::size_t i) const { return *layers_.at(i); }
+  template <class L>
+  L& at(std::size_t i) {
+    ember::detail::check(i < layers_.size(), "Sequential::at: index ", i, " is out of range (", layers_.size(),
+                         " layers)");
+    if (auto* l = dynamic_cast<L*>(layers_[i].get())) return *l;
+    if (auto* a = dynamic_cast<detail::LayerAdapter<L>*>(layers_[i].get())) return a->get();
+    throw Error(ember::detail::concat("Sequential::at: layer ", i, " is ", *layers_[i], ", not the type asked for"));
+  }
+
+  const Tensor<T>& forward(const Tensor<T>& x) override {
+    ember::detail::check(!layers_.empty(), "Sequential: forward() of an empty Sequential");
+    const Tensor<T>* h = &x;
+    for (std::size_t i = 0; i < layers_.size(); ++i) h = &call(i, "forward", [&]() -> auto& { return layers_[i]->forward(*h); });
     return *h;
   }
-  // Layers keep pointers to their inputs for backward: the input must outlive the step.
-  const Tensor<value_type>& forward(Tensor<value_type>&&) = delete;
+  const Tensor<T>& forward(Tensor<T>&&) = delete;  // layers keep pointers to their inputs for backward
 
   // Returns dx, or an empty tensor when the model's input needs no gradient (the default:
   // like images in PyTorch, so the backward stops at the first layer with parameters, whose
   // dx is skipped). set_needs_input_grad(true) to get dx.
-  const Tensor<value_type>& backward(const Tensor<value_type>& dy) {
-    const Tensor<value_type>* g = &dy;
-    for_each_layer_reversed([&](auto& layer, std::size_t i) {
-      if (i < stop_) return;
-      g = &call(i, "backward", [&] { return &layer.backward(*g); });
-    });
+  const Tensor<T>& backward(const Tensor<T>& dy) override {
+    const Tensor<T>* g = &dy;
+    for (std::size_t i = layers_.size(); i-- > stop_;)
+      g = &call(i, "backward", [&]() -> auto& { return layers_[i]->backward(*g); });
     return stop_ == 0 ? *g : empty_;
   }
 
-  // state_dict names: "0.weight", "0.bias", "2.weight", ...
-  NamedParameters<value_type> named_parameters(const std::string& prefix = "") {
-    NamedParameters<value_type> out;
-    for_each_layer([&](auto& layer, std::size_t i) {
-      for (auto& np : layer.named_parameters(detail::join_name(prefix, std::to_string(i)))) out.push_back(np);
-    });
-    return out;
+  void visit_state(StateVisitor<T>& v, const Name* prefix = nullptr) override {
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const Name name(prefix, names_[i]);
+      layers_[i]->visit_state(v, &name);
+    }
   }
-  std::vector<Parameter<value_type>*> parameters() {
-    std::vector<Parameter<value_type>*> out;
-    for (auto& [name, p] : named_parameters()) out.push_back(&p);
-    return out;
+  void train(bool on = true) override {
+    this->training_ = on;
+    for (auto& l : layers_) l->train(on);
   }
-  void zero_grad() {
-    for_each_layer([](auto& layer, std::size_t) { layer.zero_grad(); });
-  }
-  void train(bool on = true) {
-    training_ = on;
-    for_each_layer([on](auto& layer, std::size_t) { layer.train(on); });
-  }
-  void eval() { train(false); }
-  bool is_training() const { return training_; }
-
-  void set_needs_input_grad(bool on) {
-    needs_input_grad_ = on;
-    stop_ = on ? 0 : first_parametric_;
-    for_each_layer([&](auto& layer, std::size_t i) {
-      if (i == first_parametric_) layer.set_needs_input_grad(on);
-    });
-  }
-  bool needs_input_grad() const { return needs_input_grad_; }
-
-  // The i-th layer, as model[i] in PyTorch: model.get<1>().weight().
-  template <std::size_t I>
-  auto& get() {
-    return std::get<I>(layers_);
+  void set_needs_input_grad(bool on) override {
+    this->needs_input_grad_ = on;
+    update_input_grads();
   }
 
-  friend std::ostream& operator<<(std::ostream& out, const Sequential& s) {
+  void print(std::ostream& out, int indent = 0) const override {
     out << "Sequential(\n";
-    s.for_each_layer([&](const auto& layer, std::size_t i) { out << "  (" << i << "): " << layer << "\n"; });
-    return out << ")";
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      out << std::string(2 * (indent + 1), ' ') << "(" << names_[i] << "): ";
+      layers_[i]->print(out, indent + 1);
+      out << "\n";
+    }
+    out << std::string(2 * indent, ' ') << ")";
   }
 
  private:
+  // Runs one layer's forward or backward; an error gains which layer of the model raised it and
+  // which layer produced its input.
   template <class F>
-  void for_each_layer(F&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::get<I>(layers_), I), ...); }
-    (std::make_index_sequence<size>{});
-  }
-  template <class F>
-  void for_each_layer(F&& f) const {
-    [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::get<I>(layers_), I), ...); }
-    (std::make_index_sequence<size>{});
-  }
-  template <class F>
-  void for_each_layer_reversed(F&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::get<size - 1 - I>(layers_), size - 1 - I), ...); }
-    (std::make_index_sequence<size>{});
-  }
-
-  // Runs one layer's forward or backward; a shape error gains which layer of the model
-  // raised it and which layer produced its input.
-  template <class F>
-  const Tensor<value_type>& call(std::size_t i, const char* what, F&& f) {
+  const Tensor<T>& call(std::size_t i, const char* what, F&& f) {
     try {
-      return *f();
+      return f();
     } catch (const Error& e) {
       std::ostringstream msg;
       msg << "Sequential layer " << i << " " << what << ": " << e.what();
-      const bool forward = what[0] == 'f';
-      if (forward && i > 0) {
-        msg << " (its input is the output of layer " << i - 1 << ", ";
-        for_each_layer([&](const auto& layer, std::size_t j) {
-          if (j == i - 1) msg << layer;
-        });
-        msg << ")";
-      }
+      if (what[0] == 'f' && i > 0) msg << " (its input is the output of layer " << i - 1 << ", " << *layers_[i - 1] << ")";
       throw Error(msg.str());
     }
   }
 
-  void find_first_parametric() {
-    first_parametric_ = size;
-    for_each_layer([&](auto& layer, std::size_t i) {
-      if (first_parametric_ == size && !layer.named_parameters().empty()) first_parametric_ = i;
-    });
-    if (first_parametric_ == size) first_parametric_ = 0;
+  // The first layer with parameters computes dx only when the model's input needs it; every
+  // other layer's dx is needed by the layer before it.
+  void update_input_grads() {
+    first_parametric_ = 0;
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      if (layers_[i]->has_parameters()) {
+        first_parametric_ = i;
+        break;
+      }
+    stop_ = this->needs_input_grad_ ? 0 : first_parametric_;
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      layers_[i]->set_needs_input_grad(i == first_parametric_ ? this->needs_input_grad_ : true);
   }
 
-  std::tuple<First, Rest...> layers_;
-  bool training_ = true;
-  bool needs_input_grad_ = false;
+  std::vector<std::unique_ptr<Module<T>>> layers_;
+  std::vector<std::string> names_;  // "0", "1", ...: the names' storage for visit_state
   std::size_t first_parametric_ = 0;
-  std::size_t stop_ = 0;  // backward runs layers stop_ .. size-1
-  Tensor<value_type> empty_;  // (0,): the dx of an input that needs no gradient
+  std::size_t stop_ = 0;        // backward runs layers stop_ .. size-1
+  Tensor<T> empty_;             // (0,): the dx of an input that needs no gradient
 };
+
+template <class First, class... Rest>
+Sequential(First&&, Rest&&...) -> Sequential<typename std::remove_cvref_t<First>::value_type>;
+
+static_assert(Layer<Sequential<float>>);
 
 }  // namespace ember::nn

@@ -17,6 +17,7 @@
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
+#include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember::optim {
@@ -30,28 +31,22 @@ struct AdamOptions {
 };
 
 template <class T = float>
-class Adam {
+class Adam final : public Optimizer<T> {
  public:
   using Options = AdamOptions;
 
   explicit Adam(std::vector<nn::Parameter<T>*> params, const AdamOptions& options = {})
-      : params_(std::move(params)), options_(options) {
-    const auto [beta1, beta2] = options.betas;
-    ember::detail::check(options.lr >= 0, "Adam: invalid learning rate ", options.lr, " (must be >= 0)");
-    ember::detail::check(options.eps >= 0, "Adam: invalid eps ", options.eps, " (must be >= 0)");
-    ember::detail::check(beta1 >= 0 && beta1 < 1, "Adam: invalid beta1 ", beta1, " (must be in [0, 1))");
-    ember::detail::check(beta2 >= 0 && beta2 < 1, "Adam: invalid beta2 ", beta2, " (must be in [0, 1))");
-    ember::detail::check(options.weight_decay >= 0, "Adam: invalid weight_decay ", options.weight_decay,
-                         " (must be >= 0)");
-    ember::detail::check(!params_.empty(), "Adam: got an empty parameter list");
-    for (auto* p : params_) {
+      : Optimizer<T>(std::move(params), "Adam"), options_(options) {
+    this->check_options();
+    for (auto* p : this->params()) {
       exp_avg_.emplace_back(p->value.shape());
       exp_avg_sq_.emplace_back(p->value.shape());
       max_exp_avg_sq_.emplace_back(options.amsgrad ? p->value.shape() : Shape{0});
     }
   }
 
-  void step() {
+  void step() override {
+    ember::detail::check(step_ < max_step_count, "Adam: the step count ", step_, " reached its limit");
     ++step_;
     const auto [beta1, beta2] = options_.betas;
     const double t = static_cast<double>(step_);
@@ -64,21 +59,47 @@ class Adam {
                       static_cast<T>(options_.lr / (1 - std::pow(beta1, t))),
                       static_cast<T>(std::sqrt(1 - std::pow(beta2, t)))};
     const bool decay = options_.weight_decay != 0;
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-      Slot s{params_[k]->value.data(), params_[k]->grad.data(), exp_avg_[k].data(), exp_avg_sq_[k].data(),
-             max_exp_avg_sq_[k].data(), params_[k]->value.numel()};
+    const auto& params = this->params();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      Slot s{params[k]->value.data(), std::as_const(params[k]->grad).data(), exp_avg_[k].data(), exp_avg_sq_[k].data(),
+             max_exp_avg_sq_[k].data(), params[k]->value.numel()};
       if (options_.amsgrad) decay ? update<true, true>(s, c) : update<true, false>(s, c);
       else decay ? update<false, true>(s, c) : update<false, false>(s, c);
     }
   }
 
-  void zero_grad() {
-    for (auto* p : params_) p->grad.zero();
+  double lr() const override { return options_.lr; }
+
+  // torch's optimizer.state[p] (step, exp_avg, exp_avg_sq, max_exp_avg_sq) and param_groups.
+  void visit_state(OptimizerStateVisitor<T>& v) override {
+    v.count("step", step_);
+    v.scalar("lr", options_.lr);
+    v.scalar("beta1", options_.betas.first);
+    v.scalar("beta2", options_.betas.second);
+    v.scalar("eps", options_.eps);
+    v.scalar("weight_decay", options_.weight_decay);
+    v.flag("amsgrad", options_.amsgrad, true);
+    for (std::size_t k = 0; k < exp_avg_.size(); ++k) {
+      v.tensor(k, "exp_avg", exp_avg_[k], false);
+      v.tensor(k, "exp_avg_sq", exp_avg_sq_[k], false);
+      if (options_.amsgrad) v.tensor(k, "max_exp_avg_sq", max_exp_avg_sq_[k], false);
+    }
   }
+  std::string options_problem() const override {
+    const auto& o = options_;
+    for (const std::string& p : {this->range_problem("learning rate", o.lr, 0, 1e30), this->range_problem("eps", o.eps, 0, 1e30),
+                                 this->range_problem("beta1", o.betas.first, 0, 1, true),
+                                 this->range_problem("beta2", o.betas.second, 0, 1, true),
+                                 this->range_problem("weight_decay", o.weight_decay, 0, 1e30)})
+      if (!p.empty()) return p;
+    if (step_ < 0 || step_ >= max_step_count)
+      return ember::detail::concat("invalid step count ", step_, " (must be in [0, 2^53))");
+    return {};
+  }
+
 
   const AdamOptions& options() const { return options_; }
   AdamOptions& options() { return options_; }
-  const std::vector<nn::Parameter<T>*>& params() const { return params_; }
   std::int64_t step_count() const { return step_; }
   // State, as torch's optimizer.state[p]: step, exp_avg, exp_avg_sq, max_exp_avg_sq.
   std::vector<Tensor<T>>& exp_avg() { return exp_avg_; }
@@ -87,6 +108,8 @@ class Adam {
   void set_step_count(std::int64_t step) { step_ = step; }
 
  private:
+  double& lr_ref() override { return options_.lr; }
+
   struct Constants {
     T beta1, one_minus_beta1, beta2, one_minus_beta2, weight_decay, eps, step_size, bias_correction2_sqrt;
   };
@@ -130,7 +153,6 @@ class Adam {
     }
   }
 
-  std::vector<nn::Parameter<T>*> params_;
   AdamOptions options_;
   std::vector<Tensor<T>> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
   std::int64_t step_ = 0;

@@ -7,10 +7,13 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
+#include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember::optim {
@@ -24,36 +27,30 @@ struct SGDOptions {
 };
 
 template <class T = float>
-class SGD {
+class SGD final : public Optimizer<T> {
  public:
   using Options = SGDOptions;
 
   explicit SGD(std::vector<nn::Parameter<T>*> params, const SGDOptions& options = {})
-      : params_(std::move(params)), options_(options) {
-    ember::detail::check(options.lr >= 0, "SGD: invalid learning rate ", options.lr, " (must be >= 0)");
-    ember::detail::check(options.momentum >= 0, "SGD: invalid momentum ", options.momentum, " (must be >= 0)");
-    ember::detail::check(options.weight_decay >= 0, "SGD: invalid weight_decay ", options.weight_decay,
-                         " (must be >= 0)");
-    ember::detail::check(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
-                         "SGD: nesterov momentum requires a momentum > 0 and zero dampening");
-    ember::detail::check(!params_.empty(), "SGD: got an empty parameter list");
-    if (options.momentum != 0) momentum_buffers_.resize(params_.size());
+      : Optimizer<T>(std::move(params), "SGD"), options_(options), momentum_buffers_(this->params().size()) {
+    this->check_options();
   }
 
-  void step() {
+  void step() override {
     const T lr = static_cast<T>(options_.lr), wd = static_cast<T>(options_.weight_decay);
     const T momentum = static_cast<T>(options_.momentum), keep = static_cast<T>(1 - options_.dampening);
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-      T* p = params_[k]->value.data();
-      const T* grad = params_[k]->grad.data();
-      const index_t n = params_[k]->value.numel();
+    const auto& params = this->params();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      T* p = params[k]->value.data();
+      const T* grad = std::as_const(params[k]->grad).data();
+      const index_t n = params[k]->value.numel();
       if (momentum == T(0)) {
         for (index_t i = 0; i < n; ++i) p[i] -= lr * (wd != T(0) ? grad[i] + wd * p[i] : grad[i]);
         continue;
       }
       Tensor<T>& buffer = momentum_buffers_[k];
       const bool first = buffer.empty();
-      if (first) buffer.resize_uninitialized(params_[k]->value.shape());
+      if (first) buffer.resize_uninitialized(params[k]->value.shape());
       T* b = buffer.data();
       for (index_t i = 0; i < n; ++i) {
         const T g = wd != T(0) ? grad[i] + wd * p[i] : grad[i];
@@ -63,18 +60,38 @@ class SGD {
     }
   }
 
-  void zero_grad() {
-    for (auto* p : params_) p->grad.zero();
+  double lr() const override { return options_.lr; }
+
+  // torch's optimizer.state[p]['momentum_buffer'] (absent before the first step with momentum)
+  // and param_groups.
+  void visit_state(OptimizerStateVisitor<T>& v) override {
+    v.scalar("lr", options_.lr);
+    v.scalar("momentum", options_.momentum);
+    v.scalar("dampening", options_.dampening);
+    v.scalar("weight_decay", options_.weight_decay);
+    v.flag("nesterov", options_.nesterov, false);
+    for (std::size_t k = 0; k < momentum_buffers_.size(); ++k) v.tensor(k, "momentum_buffer", momentum_buffers_[k], true);
+  }
+  std::string options_problem() const override {
+    const auto& o = options_;
+    for (const std::string& p :
+         {this->range_problem("learning rate", o.lr, 0, 1e30), this->range_problem("momentum", o.momentum, 0, 1e30),
+          this->range_problem("dampening", o.dampening, -1e30, 1e30),
+          this->range_problem("weight_decay", o.weight_decay, 0, 1e30)})
+      if (!p.empty()) return p;
+    if (o.nesterov && !(o.momentum > 0 && o.dampening == 0))
+      return "nesterov momentum requires a momentum > 0 and zero dampening";
+    return {};
   }
 
   const SGDOptions& options() const { return options_; }
-  SGDOptions& options() { return options_; }  // e.g. a learning-rate schedule sets options().lr
-  const std::vector<nn::Parameter<T>*>& params() const { return params_; }
+  SGDOptions& options() { return options_; }
   // momentum_buffer of each parameter (empty before the first step or without momentum).
   std::vector<Tensor<T>>& momentum_buffers() { return momentum_buffers_; }
 
  private:
-  std::vector<nn::Parameter<T>*> params_;
+  double& lr_ref() override { return options_.lr; }
+
   SGDOptions options_;
   std::vector<Tensor<T>> momentum_buffers_;
 };
