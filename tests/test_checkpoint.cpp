@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "files.hpp"
@@ -62,8 +64,8 @@ std::vector<float> weights_of(Model& model) {
 
 // Runs 2 epochs, checkpoints, runs 2 more; then resumes a fresh model, optimizer and loader from
 // the checkpoint and runs the same 2: the weights must be the same bits.
-template <class MakeOptimizer>
-void check_resume(MakeOptimizer make_optimizer) {
+template <class MakeModel, class MakeOptimizer>
+void check_resume_with(MakeModel toy_model, MakeOptimizer make_optimizer) {
   test::TempDir dir;
   const auto path = dir.file("run.ckpt");
   const auto ds = toy_dataset();
@@ -76,6 +78,7 @@ void check_resume(MakeOptimizer make_optimizer) {
   train_epochs(model, optimizer, loader, 2, step);
 
   manual_seed(2);  // other weights, other optimizer state, other loader state until loaded
+  for (int i = 0; i < 5; ++i) default_generator().next_u64();  // and a disturbed generator
   auto resumed = toy_model();
   auto resumed_optimizer = make_optimizer(resumed);
   data::DataLoader resumed_loader(ds, {.batch_size = 8, .shuffle = true, .seed = 99});
@@ -84,9 +87,36 @@ void check_resume(MakeOptimizer make_optimizer) {
   CHECK(loaded_step == 14);  // 2 epochs of 7 batches
   train_epochs(resumed, resumed_optimizer, resumed_loader, 2, loaded_step);
   CHECK(weights_of(resumed) == weights_of(model));
+  // Buffers too (BatchNorm's running statistics and count).
+  const auto a = model.state_dict(), b = resumed.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].name);
+    std::visit([&](const auto& t) {
+      using T = std::remove_cvref_t<decltype(t)>;
+      const auto& u = std::get<T>(b[i].tensor);
+      CHECK(std::equal(t.data(), t.data() + t.numel(), u.data()));
+    }, a[i].tensor);
+  }
+}
+
+template <class MakeOptimizer>
+void check_resume(MakeOptimizer make_optimizer) {
+  check_resume_with([] { return toy_model(); }, make_optimizer);
 }
 
 }  // namespace
+
+TEST_CASE("a model with BatchNorm and Dropout resumed from a checkpoint continues bit for bit", "[io][checkpoint]") {
+  // The checkpoint holds the running statistics, num_batches_tracked and Dropout's generator;
+  // the resumed model is built after the default generator was disturbed.
+  const auto make = [] {
+    return nn::Sequential{nn::Conv2d{1, 4, 3, {.padding = 1}}, nn::BatchNorm2d{4}, nn::ReLU{}, nn::Dropout{0.3},
+                          nn::Flatten{},                      nn::Linear{36, 3}};
+  };
+  check_resume_with(make, [](auto& m) { return optim::Adam(m.parameters(), {.lr = 1e-2}); });
+  check_resume_with(make, [](auto& m) { return optim::SGD(m.parameters(), {.lr = 0.05, .momentum = 0.9}); });
+}
 
 TEST_CASE("a run resumed from a checkpoint continues bit for bit (Adam, AMSGrad, SGD with momentum)", "[io][checkpoint]") {
   SECTION("Adam with weight decay") {
@@ -231,6 +261,22 @@ TEST_CASE("an SGD checkpoint with momentum loads into an SGD made without it and
   CHECK(plain.options().momentum == 0.9);
   train_epochs(resumed, plain, resumed_loader, 1, 7);
   CHECK(weights_of(resumed) == weights_of(model));
+  // Buffers too (BatchNorm's running statistics and count).
+  const auto a = model.state_dict(), b = resumed.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].name);
+    std::visit([&](const auto& t) {
+      using T = std::remove_cvref_t<decltype(t)>;
+      const auto& u = std::get<T>(b[i].tensor);
+      CHECK(std::equal(t.data(), t.data() + t.numel(), u.data()));
+    }, a[i].tensor);
+  }
+}
+
+template <class MakeOptimizer>
+void check_resume(MakeOptimizer make_optimizer) {
+  check_resume_with([] { return toy_model(); }, make_optimizer);
 }
 
 TEST_CASE("a checkpoint of a zero-element parameter with Adam loads back", "[io][checkpoint]") {

@@ -3,7 +3,8 @@
 
 Run by hand (never by CI), from anywhere:
 
-    /usr/bin/python3 tests/golden/make_golden.py
+    /usr/bin/python3 tests/golden/make_golden.py            # every case
+    /usr/bin/python3 tests/golden/make_golden.py batchnorm  # only case_batchnorm()
 
 It (re)writes the *.txt files next to this script. The output is
 deterministic: every case seeds torch with torch.manual_seed() and runs
@@ -527,7 +528,7 @@ def write_safetensors(path, state_dict):
     python3-safetensors): tensors ordered by name, an 8-byte little-endian header length, a
     compact JSON header with __metadata__ first, padded with spaces to 8 bytes, then the data."""
     import json
-    dtypes = {torch.float32: "F32", torch.float64: "F64"}
+    dtypes = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name in sorted(state_dict):
         t = state_dict[name].detach().contiguous()
@@ -587,9 +588,118 @@ case 'rgb.': a (16, 16, 3) image, value (i * 7) % 256 at flat HWC index i,
     g.save()
 
 
-def main():
+# --------------------------------------------------------------------------
+# batchnorm: train (two steps of running statistics), backward, eval
+# --------------------------------------------------------------------------
+
+def bn_case(g, prefix, bn, x_shape, seed):
+    torch.manual_seed(seed)
+    if bn.affine:
+        with torch.no_grad():
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+        g.tensor(prefix + "weight", bn.weight)
+        g.tensor(prefix + "bias", bn.bias)
+    bn.train()
+    x1 = torch.randn(*x_shape) * 2 + 0.5
+    x1.requires_grad_(True)
+    y1 = bn(x1)
+    dy = torch.randn(*x_shape)
+    y1.backward(dy)
+    g.tensor(prefix + "x1", x1)
+    g.tensor(prefix + "y1", y1)
+    g.tensor(prefix + "dy", dy)
+    g.tensor(prefix + "dx", x1.grad)
+    if bn.affine:
+        g.tensor(prefix + "dweight", bn.weight.grad)
+        g.tensor(prefix + "dbias", bn.bias.grad)
+    g.tensor(prefix + "running_mean1", bn.running_mean)
+    g.tensor(prefix + "running_var1", bn.running_var)
+    x2 = torch.randn(*x_shape) - 1
+    with torch.no_grad():
+        y2 = bn(x2)
+    g.tensor(prefix + "x2", x2)
+    g.tensor(prefix + "y2", y2)
+    g.tensor(prefix + "running_mean2", bn.running_mean)
+    g.tensor(prefix + "running_var2", bn.running_var)
+    g.tensor(prefix + "num_batches_tracked", bn.num_batches_tracked)
+    bn.eval()
+    x3 = torch.randn(*x_shape)
+    with torch.no_grad():
+        y3 = bn(x3)
+    g.tensor(prefix + "x3", x3)
+    g.tensor(prefix + "y_eval", y3)
+
+
+def case_batchnorm():
+    g = GoldenFile("batchnorm.txt", """
+computed with torch 1.13 nn.BatchNorm2d / nn.BatchNorm1d: weight ~ U(0.5, 1.5), bias ~ U(-0.5, 0.5);
+  train forward of x1 and backward of dy (dx, dweight, dbias), running stats after it (1), a second
+  train forward of x2 (y2, running stats 2, num_batches_tracked), then eval forward of x3 (y_eval)
+case 'bn2d.': BatchNorm2d(3), x (4, 3, 5, 5)
+case 'bn1d.': BatchNorm1d(5, momentum=None) (a cumulative average), x (6, 5)
+case 'bn1d3.': BatchNorm1d(2, eps=1e-3, momentum=0.3), x (3, 2, 4)
+case 'bn2d_noaffine.': BatchNorm2d(2, affine=False), x (2, 2, 3, 3)
+""")
+    bn_case(g, "bn2d.", nn.BatchNorm2d(3), (4, 3, 5, 5), 21)
+    bn_case(g, "bn1d.", nn.BatchNorm1d(5, momentum=None), (6, 5), 22)
+    bn_case(g, "bn1d3.", nn.BatchNorm1d(2, eps=1e-3, momentum=0.3), (3, 2, 4), 23)
+    bn_case(g, "bn2d_noaffine.", nn.BatchNorm2d(2, affine=False), (2, 2, 3, 3), 24)
+    g.save()
+
+
+def make_bn_cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+                         nn.Flatten(), nn.Linear(4 * 13 * 13, 10))
+
+
+def case_bn_cnn():
+    g = GoldenFile("bn_cnn.txt", """
+computed with torch 1.13: torch.manual_seed(31); model = nn.Sequential(Conv2d(1, 4, 3), BatchNorm2d(4),
+  ReLU(), MaxPool2d(2), Dropout(0.25), Flatten(), Linear(676, 10)) trained 5 steps of SGD(lr=0.1,
+  momentum=0.9) on x_train = rand(16, 1, 28, 28), labels_train; its state_dict (with the
+  running statistics and num_batches_tracked, I64) is bn_cnn.safetensors; then in eval mode
+  logits = model(x) for x = rand(4, 1, 28, 28)
+""")
+    torch.manual_seed(31)
+    model = make_bn_cnn()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x_train = torch.rand(16, 1, 28, 28)
+    labels = torch.randint(0, 10, (16,))
+    for _ in range(5):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x_train), labels).backward()
+        opt.step()
+    model.eval()
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        logits = model(x)
+    write_safetensors(os.path.join(OUT_DIR, "bn_cnn.safetensors"), model.state_dict())
+    g.tensor("x", x)
+    g.tensor("logits", logits)
+    g.save()
+
+
+def case_dropout():
+    g = GoldenFile("dropout.txt", """
+computed with torch 1.13 nn.Dropout(p): a kept element's factor, torch.ones(1) after dropout's
+  noise.div_(1 - p) (ATen's _dropout_impl), for each p; ember draws other masks (its own generator)
+  but must scale by this same float
+  tensors: scale_<p*100>
+""")
+    for p in (0.1, 0.25, 0.3, 0.5, 0.9):
+        g.tensor("scale_%d" % round(p * 100), torch.ones(1).div_(1 - p))
+    g.save()
+
+
+def main(only=()):
+    """Runs every case, or only the cases named on the command line (make_golden.py batchnorm)."""
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
+    if only:
+        for name in only:
+            globals()["case_" + name]()
+        return
     case_linear()
     case_relu()
     case_flatten()
@@ -603,7 +713,11 @@ def main():
     case_cnn_adam()
     case_safetensors()
     case_normalize()
+    case_batchnorm()
+    case_bn_cnn()
+    case_dropout()
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])

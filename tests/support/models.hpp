@@ -64,12 +64,13 @@ inline ember::data::ImageDataset fake_mnist(ember::index_t n, std::uint64_t seed
 // Trains `steps` steps (or the whole epoch) the way the examples do.
 template <class Model, class Optimizer, class Loader>
 void train_steps(Model& model, Optimizer& optimizer, Loader& loader, int steps) {
-  ember::nn::CrossEntropyLoss<float> criterion;
+  static ember::nn::CrossEntropyLoss<float> criterion;  // one for all calls: its buffer is reused
   int done = 0;
   for (const auto& [images, labels] : loader) {
     if (done++ == steps) break;
     const auto& logits = model.forward(images);
     criterion.forward(logits, labels);
+    if constexpr (requires { model.zero_grad(); }) model.zero_grad();  // the model's zero_grad allocates nothing too
     optimizer.zero_grad();
     model.backward(criterion.backward());
     optimizer.step();

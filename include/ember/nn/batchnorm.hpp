@@ -60,10 +60,11 @@ class BatchNorm : public Module<T> {
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const bool is_1d = kind_[9] == '1';
     const bool rank_ok = is_1d ? (x.dim() == 2 || x.dim() == 3) : x.dim() == 4;
-    ember::detail::check(rank_ok && x.size(1) == c_, *this, ": expected input of shape ",
-                         is_1d ? ember::detail::concat("(N, ", c_, ") or (N, ", c_, ", L)")
-                               : ember::detail::concat("(N, ", c_, ", H, W)"),
-                         ", got ", x.shape());
+    if (!rank_ok || x.size(1) != c_)
+      throw Error(ember::detail::concat(*this, ": expected input of shape ",
+                                        is_1d ? ember::detail::concat("(N, ", c_, ") or (N, ", c_, ", L)")
+                                              : ember::detail::concat("(N, ", c_, ", H, W)"),
+                                        ", got ", x.shape()));
     const index_t n = x.size(0), s = x.numel() / (n * c_), m = n * s;  // s: values per sample and channel
     const bool batch_stats = this->training_ || !options_.track_running_stats;
     Saved& saved = tape_.record(this->training_);

@@ -32,7 +32,7 @@ class Dropout : public Module<T> {
     saved.mask.resize_uninitialized(x.shape());
     saved.y.resize_uninitialized(x.shape());
     // An element is dropped when a uniform draw in [0, 1) falls below p; kept ones are scaled.
-    const T scale = p_ < 1 ? static_cast<T>(1.0 / (1.0 - p_)) : T(0);
+    const T scale = p_ < 1 ? T(1) / static_cast<T>(1 - p_) : T(0);  // as torch: noise.div_(1 - p)
     T* mask = saved.mask.data();
     T* y = saved.y.data();
     const T* in = x.data();
