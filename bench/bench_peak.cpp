@@ -4,7 +4,7 @@
 // on the thread count the other benchmarks use. No memory traffic; an upper bound no GEMM reaches.
 #include "common.hpp"
 
-#include <ember/detail/simd.hpp>
+#include <ember/kernels/simd.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,7 +12,7 @@
 
 namespace {
 using namespace bench;
-using Packet = ember::detail::simd::Packet<float>;
+using Packet = ember::kernels::simd::Packet<float>;
 constexpr int kChains = 16;  // > FMA latency x FMA ports (4 x 2 on current x86 cores)
 constexpr long kSteps = 1 << 16;
 
@@ -39,7 +39,7 @@ void fma_peak(benchmark::State& state, int threads) {
     benchmark::DoNotOptimize(fma_chains());
   }
   state.counters["threads"] = used;
-  set_flops(state, 2.0 * kChains * kSteps * ember::detail::simd::lanes<float> * used);
+  set_flops(state, 2.0 * kChains * kSteps * ember::kernels::simd::lanes<float> * used);
 }
 
 void fma_peak_one_thread(benchmark::State& state) { fma_peak(state, 1); }

@@ -79,9 +79,9 @@ TEST_CASE("Linear in eval mode keeps nothing for backward", "[linear]") {
 }
 
 TEST_CASE("Linear matches the naive sums exactly around the kernels' tiles, panels and packets", "[linear][reference]") {
-  // y = x W^T + b runs on simd::gemm_abt: tiles of up to 12 rows, panels of 4 packets of output
+  // y = x W^T + b runs on kernels::gemm_abt: tiles of up to 12 rows, panels of 4 packets of output
   // features (64 floats or 32 doubles with AVX-512), K transposed in packet-square blocks. dx =
-  // dy W and dweight += dy^T x run on simd::gemm_ab (blocks of up to 8 rows, a last partial
+  // dy W and dweight += dy^T x run on kernels::gemm_ab (blocks of up to 8 rows, a last partial
   // packet of in_features overlapping the one before; Eigen below one packet). The shapes put
   // a remainder at each of these, in train mode (panels split among threads) and in
   // eval mode (rows split among threads), on one and two threads with the work threshold at 0

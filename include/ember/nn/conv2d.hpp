@@ -1,6 +1,6 @@
 // nn::Conv2d: 2-d cross-correlation, as torch.nn.Conv2d (groups = 1, dilation = 1), by im2col +
-// one GEMM per sample; nn::reference::conv2d_* beside it are the obviously correct loops the
-// tests compare it with.
+// one GEMM per sample (the kernels in kernels/im2col.hpp and kernels/gemm.hpp); nn::reference::conv2d_*
+// beside it are the obviously correct loops the tests compare it with.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +9,9 @@
 #include <string>
 #include <utility>
 
-#include "ember/detail/simd.hpp"
+#include "ember/kernels/gemm.hpp"
+#include "ember/kernels/im2col.hpp"
+#include "ember/kernels/shape.hpp"
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/random.hpp"
@@ -31,153 +33,6 @@ struct Conv2dOptions {
   Size2 padding = 0;  // zeros
   bool bias = true;
 };
-
-namespace detail {
-
-namespace simd = ember::detail::simd;
-
-// The geometry shared by the fast and the reference convolution.
-struct ConvGeometry {
-  index_t n, c, h, w;    // input (N, C, H, W)
-  index_t kh, kw;        // kernel
-  index_t sh, sw;        // stride
-  index_t ph, pw;        // zero padding
-  index_t oh, ow;        // output spatial size: floor((H + 2p - k) / s) + 1
-  index_t patch() const { return c * kh * kw; }
-  index_t out_plane() const { return oh * ow; }
-};
-
-// The output columns ox in [lo, hi) whose input column ox*sw - pw + j lies inside [0, W).
-inline void valid_columns(const ConvGeometry& g, index_t j, index_t& lo, index_t& hi) {
-  const index_t first = g.pw - j;  // ox*sw >= pw - j
-  lo = first <= 0 ? 0 : (first + g.sw - 1) / g.sw;
-  const index_t last = g.w - 1 + g.pw - j;  // ox*sw <= W - 1 + pw - j
-  hi = last < 0 ? 0 : std::min(g.ow, last / g.sw + 1);
-  lo = std::min(lo, hi);
-}
-
-// col: (C*kh*kw, OH*OW) of one sample x: (C, H, W); row (c, i, j) holds x[c, oh*sh - ph + i, ow*sw - pw + j]
-// (zero outside x). The valid range of each output row is computed once, so the inner loop is
-// a plain (for stride 1, contiguous) copy.
-template <class T>
-void im2col(const T* x, T* col, const ConvGeometry& g) {
-  for (index_t c = 0; c < g.c; ++c)
-    for (index_t i = 0; i < g.kh; ++i)
-      for (index_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
-        index_t lo, hi;
-        valid_columns(g, j, lo, hi);
-        for (index_t oy = 0; oy < g.oh; ++oy) {
-          const index_t y = oy * g.sh - g.ph + i;
-          T* out = row + oy * g.ow;
-          if (y < 0 || y >= g.h) {
-            std::fill_n(out, g.ow, T(0));
-            continue;
-          }
-          const T* in = x + (c * g.h + y) * g.w - g.pw + j;  // in[ox * sw] is x[c, y, ox*sw - pw + j]
-          std::fill_n(out, lo, T(0));
-          if (g.sw == 1) std::copy(in + lo, in + hi, out + lo);
-          else
-            for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox * g.sw];
-          std::fill(out + hi, out + g.ow, T(0));
-        }
-      }
-}
-
-// The adjoint of im2col: adds every entry of col back to the input position it came from.
-template <class T>
-void col2im_add(const T* col, T* dx, const ConvGeometry& g) {
-  for (index_t c = 0; c < g.c; ++c)
-    for (index_t i = 0; i < g.kh; ++i)
-      for (index_t j = 0; j < g.kw; ++j) {
-        const T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
-        index_t lo, hi;
-        valid_columns(g, j, lo, hi);
-        for (index_t oy = 0; oy < g.oh; ++oy) {
-          const index_t y = oy * g.sh - g.ph + i;
-          if (y < 0 || y >= g.h) continue;
-          T* out = dx + (c * g.h + y) * g.w - g.pw + j;
-          const T* in = row + oy * g.ow;
-          if (g.sw == 1) {
-#pragma omp simd
-            for (index_t ox = lo; ox < hi; ++ox) out[ox] += in[ox];
-          } else {
-            for (index_t ox = lo; ox < hi; ++ox) out[ox * g.sw] += in[ox];
-          }
-        }
-      }
-}
-
-// Stride 1, the common case, works on a zero-padded copy xp of each sample: C planes of
-// H + 2 ph rows, `row` apart, with W + 2 pw values each, and some slack at the end. Every row of
-// col is then OH runs of OW values at fixed offsets in xp, and a run shorter than a packet costs
-// one packet copy instead of a call to memcpy. Rows are at least a whole number of packets of a
-// run apart, so that col2im's last packet of a run never overlaps the next run (a partial
-// overlap would stall store-to-load forwarding on every run).
-struct PaddedLayout {
-  index_t hp, row, size;  // rows per plane, values per row, values in all
-  template <class T>
-  static PaddedLayout of(const ConvGeometry& g) {
-    constexpr index_t L = simd::lanes<T>;
-    const index_t hp = g.h + 2 * g.ph, row = std::max(g.w + 2 * g.pw, (g.ow + L - 1) / L * L);
-    return {hp, row, g.c * hp * row + L + g.kw};
-  }
-};
-
-template <class T>
-void pad_into(const T* x, T* xp, const ConvGeometry& g, const PaddedLayout& pl) {
-  std::fill_n(xp, pl.size, T(0));
-  for (index_t c = 0; c < g.c; ++c)
-    for (index_t y = 0; y < g.h; ++y)
-      std::copy_n(x + (c * g.h + y) * g.w, g.w, xp + (c * pl.hp + y + g.ph) * pl.row + g.pw);
-}
-
-// im2col for stride 1 from xp (see pad_into): each row of col is OH runs of OW values, copied
-// in whole packets (xp's slack covers the reads past a run).
-template <class T>
-void im2col_stride1(const T* xp, T* col, const ConvGeometry& g, const PaddedLayout& pl) {
-  for (index_t c = 0; c < g.c; ++c)
-    for (index_t i = 0; i < g.kh; ++i)
-      for (index_t j = 0; j < g.kw; ++j)
-        simd::copy_runs(xp + (c * pl.hp + i) * pl.row + j, pl.row, col + ((c * g.kh + i) * g.kw + j) * g.out_plane(),
-                        g.ow, g.oh);
-}
-
-// The adjoint of im2col_stride1: adds every run of dcol into dxp (zero it first; the layout of
-// xp). A run's last, partial packet is masked to zero beyond the run before it is added, so it
-// reads up to a packet past the run's end (dcol needs a packet of slack) and changes nothing
-// there.
-template <class T>
-void col2im_stride1_add(const T* dcol, T* dxp, const ConvGeometry& g, const PaddedLayout& pl) {
-  using Eigen::internal::padd;
-  using Eigen::internal::pand;
-  constexpr index_t L = simd::lanes<T>;
-  const index_t ow = g.ow, full = ow / L * L;
-  const auto tail_mask = simd::first_lanes<T>(ow - full);
-  for (index_t c = 0; c < g.c; ++c)
-    for (index_t i = 0; i < g.kh; ++i)
-      for (index_t j = 0; j < g.kw; ++j) {
-        T* out = dxp + (c * pl.hp + i) * pl.row + j;
-        const T* in = dcol + ((c * g.kh + i) * g.kw + j) * g.out_plane();
-        for (index_t oy = 0; oy < g.oh; ++oy) {
-          T* dst = out + oy * pl.row;
-          const T* src = in + oy * ow;
-          for (index_t ox = 0; ox < full; ox += L) simd::store(dst + ox, padd(simd::load(dst + ox), simd::load(src + ox)));
-          if (full < ow)
-            simd::store(dst + full, padd(simd::load(dst + full), pand(simd::load(src + full), tail_mask)));
-        }
-      }
-}
-
-// dx (C, H, W) = the inside of dxp.
-template <class T>
-void unpad_into(const T* dxp, T* dx, const ConvGeometry& g, const PaddedLayout& pl) {
-  for (index_t c = 0; c < g.c; ++c)
-    for (index_t y = 0; y < g.h; ++y)
-      std::copy_n(dxp + (c * pl.hp + y + g.ph) * pl.row + g.pw, g.w, dx + (c * g.h + y) * g.w);
-}
-
-}  // namespace detail
 
 template <class T = float>
 class Conv2d : public Module<T> {
@@ -205,7 +60,7 @@ class Conv2d : public Module<T> {
 
   // x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2 ph - kh) / sh) + 1.
   const Tensor<T>& forward(const Tensor<T>& x) override {
-    const detail::ConvGeometry g = geometry(x);
+    const kernels::ConvGeometry g = geometry(x);
     Saved& saved = tape_.record(this->training_);
     saved.g = g;
     const index_t k = g.patch(), p = g.out_plane();
@@ -217,7 +72,7 @@ class Conv2d : public Module<T> {
     const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
     const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
     const bool stride1 = is_stride1(), small_patch = is_small_patch(k);
-    const auto layout = detail::PaddedLayout::of<T>(g);
+    const auto layout = kernels::PaddedLayout::of<T>(g);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
     T* const padded = stride1 ? padded_.data() : nullptr;
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
@@ -225,13 +80,13 @@ class Conv2d : public Module<T> {
       T* col = cols + n * k * p;
       if (stride1) {
         T* xp = padded + ember::detail::thread_index() * layout.size;
-        detail::pad_into(x.data() + n * in_sample, xp, g, layout);
-        detail::im2col_stride1(xp, col, g, layout);
+        kernels::pad_into(x.data() + n * in_sample, xp, g, layout);
+        kernels::im2col_stride1(xp, col, g, layout);
       } else {
-        detail::im2col(x.data() + n * in_sample, col, g);
+        kernels::im2col(x.data() + n * in_sample, col, g);
       }
       if (small_patch) {  // y_n = w col_n + b, by the register-blocked kernel
-        detail::simd::gemm_ab(w, col, y_data + n * out_ * p, out_, p, {.ars = k, .acs = 1, .ldb = p, .ldc = p, .k = k},
+        kernels::gemm_ab(w, col, y_data + n * out_ * p, out_, p, {.ars = k, .acs = 1, .ldb = p, .ldc = p, .k = k},
                               b);
       } else {
         // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
@@ -251,7 +106,7 @@ class Conv2d : public Module<T> {
     Saved& saved = tape_.pop(*this);
     ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
                          " (the output's), got ", dy.shape());
-    const detail::ConvGeometry g = saved.g;
+    const kernels::ConvGeometry g = saved.g;
     const index_t k = g.patch(), p = g.out_plane();
     const bool need_dx = this->needs_input_grad_;
     const bool stride1 = is_stride1();
@@ -267,7 +122,7 @@ class Conv2d : public Module<T> {
     partial_dw_.resize({threads, out_, k, dw_width});
     partial_db_.resize({threads, out_});
     const index_t dcol_size = k * p + simd_lanes;
-    const auto layout = detail::PaddedLayout::of<T>(g);
+    const auto layout = kernels::PaddedLayout::of<T>(g);
     if (need_dx) dcols_.resize_uninitialized({threads, dcol_size});
     if (need_dx && stride1) padded_.resize_uninitialized({threads, layout.size});
     const auto w = std::as_const(weight_.value).matrix();
@@ -288,7 +143,7 @@ class Conv2d : public Module<T> {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
         const T* col = cols + n * k * p;
         if (lane_dw)  // dweight += dy_n col^T
-          detail::simd::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
+          kernels::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
         else  // dweight^T += col dy_n^T
           ColMap(dw_t, k, out_).noalias() += typename Tensor<T>::ConstSliceMap(col, k, p) * dy_n.transpose();
         if (options_.bias) db += dy_n.rowwise().sum().array();
@@ -298,10 +153,10 @@ class Conv2d : public Module<T> {
           if (stride1) {
             T* dxp = padded + t * layout.size;
             std::fill_n(dxp, layout.size, T(0));
-            detail::col2im_stride1_add(dcol.data(), dxp, g, layout);
-            detail::unpad_into(dxp, dx + n * in_sample, g, layout);
+            kernels::col2im_stride1_add(dcol.data(), dxp, g, layout, dcols + (t + 1) * dcol_size);
+            kernels::unpad_into(dxp, dx + n * in_sample, g, layout);
           } else {
-            detail::col2im_add(dcol.data(), dx + n * in_sample, g);
+            kernels::col2im_add(dcol.data(), dx + n * in_sample, g);
           }
         }
       }
@@ -342,32 +197,32 @@ class Conv2d : public Module<T> {
   using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
   using ColMap = Eigen::Map<ColMatrix>;
   using ConstColMap = Eigen::Map<const ColMatrix>;
-  static constexpr index_t simd_lanes = detail::simd::lanes<T>;
+  static constexpr index_t simd_lanes = kernels::simd::lanes<T>;
 
   bool is_stride1() const { return options_.stride.h == 1 && options_.stride.w == 1; }
   // A patch (C_in*kh*kw) under 3 packets, 48 floats with AVX-512 (LeNet's first layer: 25, the seed
   // CNN's: 9), is under the height of Eigen's GEMM kernel, which then wastes most of it: the
-  // forward and dweight take the short-patch kernels of detail/simd.hpp instead.
+  // forward and dweight take the short-patch kernels of kernels/gemm.hpp instead.
   static bool is_small_patch(index_t patch) { return patch < 3 * simd_lanes; }
 
-  detail::ConvGeometry geometry_of(const Shape& x) const {
+  kernels::ConvGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
-    detail::ConvGeometry g{x[0], x[1], x[2], x[3], kernel_.h, kernel_.w, options_.stride.h, options_.stride.w,
+    kernels::ConvGeometry g{x[0], x[1], x[2], x[3], kernel_.h, kernel_.w, options_.stride.h, options_.stride.w,
                            options_.padding.h, options_.padding.w, 0, 0};
     ember::detail::check(g.h + 2 * g.ph >= g.kh && g.w + 2 * g.pw >= g.kw, *this, ": the kernel ", kernel_,
                          " does not fit the padded input ", x, " (padding ", options_.padding, ")");
-    g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1;
-    g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    g.oh = kernels::output_size(g.h, g.kh, g.sh, g.ph);
+    g.ow = kernels::output_size(g.w, g.kw, g.sw, g.pw);
     return g;
   }
-  detail::ConvGeometry geometry(const Tensor<T>& x) const { return geometry_of(x.shape()); }
+  kernels::ConvGeometry geometry(const Tensor<T>& x) const { return geometry_of(x.shape()); }
 
   index_t in_, out_;
   Size2 kernel_;
   Conv2dOptions options_;
   Parameter<T> weight_, bias_;
   struct Saved {          // one use of the layer
-    detail::ConvGeometry g{};
+    kernels::ConvGeometry g{};
     Tensor<T> y;          // y: (N, C_out, OH, OW)
     Tensor<T> cols;       // cols: (N, C_in*kh*kw, OH*OW), im2col of x
     Tensor<T> dx;         // dx: (N, C_in, H, W), its own per use (a use's dy may be another's dx)
@@ -389,7 +244,7 @@ template <class T>
 Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Size2 stride, Size2 padding) {
   const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const index_t O = w.size(0), KH = w.size(2), KW = w.size(3);
-  const index_t OH = (H + 2 * padding.h - KH) / stride.h + 1, OW = (W + 2 * padding.w - KW) / stride.w + 1;
+  const index_t OH = kernels::output_size(H, KH, stride.h, padding.h), OW = kernels::output_size(W, KW, stride.w, padding.w);
   Tensor<T> y({N, O, OH, OW});
   for (index_t n = 0; n < N; ++n)
     for (index_t o = 0; o < O; ++o)

@@ -8,7 +8,7 @@
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
-#include "ember/detail/simd.hpp"
+#include "ember/kernels/gemm.hpp"
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
 #include "ember/threads.hpp"
@@ -45,22 +45,21 @@ class Linear : public Module<T> {
     Tensor<T>& y = saved.y;
     y.resize_uninitialized({n, out_features_});
     const index_t work = n * in_features_ * out_features_;
-    // y = x W^T + b by simd::gemm_abt, from W^T and b packed into panels of output features
+    // y = x W^T + b by kernels::gemm_abt, from W^T and b packed into panels of output features
     // (about 1.7x Eigen's GEMM on these shapes; docs/design.md). Each output is summed in the
     // same order however the work is split, so results do not depend on the thread count.
-    namespace simd = ember::detail::simd;
-    const index_t panels = simd::abt_panels<T>(out_features_);
-    packed_.resize_uninitialized({simd::packed_abt_size<T>(out_features_, in_features_)});
+    const index_t panels = kernels::abt_panels<T>(out_features_);
+    packed_.resize_uninitialized({kernels::packed_abt_size<T>(out_features_, in_features_)});
     const T* bias = has_bias_ ? std::as_const(bias_.value).data() : nullptr;
     const T* weight = std::as_const(weight_.value).data();
     T* packed = packed_.data();
     T* y_data = y.data();
     const auto multiply = [&](index_t row_begin, index_t row_end, index_t panel_begin, index_t panel_end) {
-      simd::gemm_abt(x.data() + row_begin * in_features_, in_features_, row_end - row_begin, packed, out_features_,
+      kernels::gemm_abt(x.data() + row_begin * in_features_, in_features_, row_end - row_begin, packed, out_features_,
                      in_features_, y_data + row_begin * out_features_, out_features_, panel_begin, panel_end);
     };
     const auto pack = [&](index_t begin, index_t end) {
-      simd::pack_abt(weight, bias, out_features_, in_features_, packed, begin, end);
+      kernels::pack_abt(weight, bias, out_features_, in_features_, packed, begin, end);
     };
     if (panels >= ember::get_num_threads()) {
       // Panels split among threads: a thread packs the panels it multiplies by, so no packed
@@ -86,19 +85,18 @@ class Linear : public Module<T> {
     ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
                          " (the output's), got ", dy.shape());
     const Tensor<T>& x = saved.x.get(*this);
-    namespace simd = ember::detail::simd;
     const index_t n = dy.size(0), in = in_features_, out = out_features_;
     const auto dy_m = dy.matrix();
     T* dweight = weight_.grad.data();
     T* dx = nullptr;
-    // simd::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen.
-    const bool packets = in >= simd::lanes<T>;
+    // kernels::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen.
+    const bool packets = in >= kernels::simd::lanes<T>;
     // dweight's rows (output features) split among threads as in forward; each row's sum over
     // the batch stays in one thread. dweight += dy^T x reads dy^T in place (A's row stride 1).
     ember::detail::parallel_blocks(out, 16, n * in * out, [&](index_t begin, index_t end) {
       const index_t rows = end - begin;
       if (packets)
-        simd::gemm_ab_add(dy.data() + begin, x.data(), dweight + begin * in, rows, in,
+        kernels::gemm_ab_add(dy.data() + begin, x.data(), dweight + begin * in, rows, in,
                           {.ars = 1, .acs = out, .ldb = in, .ldc = in, .k = n});
       else
         weight_.grad.matrix().middleRows(begin, rows).noalias() += dy_m.middleCols(begin, rows).transpose() * x.matrix();
@@ -110,7 +108,7 @@ class Linear : public Module<T> {
       const T* weight = std::as_const(weight_.value).data();
       ember::detail::parallel_blocks(n, 16, n * in * out, [&](index_t begin, index_t end) {  // dx = dy W
         if (packets)
-          simd::gemm_ab(dy.data() + begin * out, weight, dx + begin * in, end - begin, in,
+          kernels::gemm_ab(dy.data() + begin * out, weight, dx + begin * in, end - begin, in,
                         {.ars = out, .acs = 1, .ldb = in, .ldc = in, .k = out}, static_cast<const T*>(nullptr));
         else
           saved.dx.matrix().middleRows(begin, end - begin).noalias() = dy_m.middleRows(begin, end - begin) * std::as_const(weight_.value).matrix();
@@ -149,7 +147,7 @@ class Linear : public Module<T> {
     Tensor<T> dx;                // dx: (N, in_features), its own per use (a use's dy may be another's dx)
   };
   detail::Tape<Saved> tape_;
-  Tensor<T> packed_;             // W^T and b in simd::gemm_abt's panels
+  Tensor<T> packed_;             // W^T and b in kernels::gemm_abt's panels
 };
 
 static_assert(Layer<Linear<float>>);

@@ -9,124 +9,14 @@
 #include <ostream>
 #include <optional>
 
-#include "ember/detail/simd.hpp"
+#include "ember/kernels/pool.hpp"
+#include "ember/kernels/shape.hpp"
 #include "ember/error.hpp"
 #include "ember/nn/conv2d.hpp"  // Size2
 #include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember::nn {
-
-namespace detail {
-
-struct PoolGeometry {
-  index_t planes, h, w;  // input (N*C planes of H x W)
-  index_t kh, kw, sh, sw, ph, pw;
-  index_t oh, ow;
-};
-
-// True when v replaces the current maximum cur: strictly greater (so the first maximum wins), or
-// the first NaN (PyTorch propagates NaN).
-template <class T>
-inline bool replaces(T v, T cur) {
-  return (v > cur) | ((v != v) & (cur == cur));
-}
-
-// The seed CNN's case, 2x2 windows with stride 2 and no padding over planes of even height and
-// width, for `rows` output rows of all planes at once (output row r reads input rows 2r, 2r+1).
-// Two long loops that vectorise, instead of one per 13-wide output row:
-//   1. vertical: for each column, the larger of rows 2r and 2r + 1 (upper wins a tie), and the
-//      winner's offset in x;
-//   2. horizontal: for each pair of columns, the larger; on a tie the one earlier in row-major
-//      order (the smaller offset), so the result is the first maximum of the window, as
-//      PyTorch's scan finds it.
-// vmax, voff: (rows, W) scratch. argmax gets offsets in x.
-template <class T>
-void maxpool_2x2_even(const T* x, T* y, std::int32_t* argmax, T* vmax, std::int32_t* voff, index_t rows, index_t w) {
-#pragma omp parallel for schedule(static) if (rows * w > (1 << 15))
-  for (index_t r = 0; r < rows; ++r) {
-    const T* upper = x + 2 * r * w;
-    const T* lower = upper + w;
-    T* vm = vmax + r * w;
-    std::int32_t* vo = voff + r * w;
-    const auto upper_offset = static_cast<std::int32_t>(2 * r * w), wi = static_cast<std::int32_t>(w);
-#pragma omp simd
-    for (index_t c = 0; c < w; ++c) {
-      const bool low = replaces(lower[c], upper[c]);
-      vm[c] = low ? lower[c] : upper[c];
-      vo[c] = upper_offset + static_cast<std::int32_t>(c) + (low ? wi : 0);
-    }
-  }
-  const index_t n = rows * (w / 2);
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-  for (index_t k = 0; k < n; ++k) {
-    const T left = vmax[2 * k], right = vmax[2 * k + 1];
-    const std::int32_t lo = voff[2 * k], ro = voff[2 * k + 1];
-    const bool take_right = replaces(right, left) | ((right == left) & (ro < lo));
-    y[k] = take_right ? right : left;
-    argmax[k] = take_right ? ro : lo;
-  }
-}
-
-// The same for planes at most a packet wide (LeNet's second pool: 10), where a loop over one
-// row is all remainder and runs scalar. Three passes that each run over the whole tensor:
-//   1. horizontal over every input row: h[q] = the first maximum of x[2q], x[2q + 1];
-//   2. vertical over every pair of consecutive h rows: v[q] = h[q], or h[q + OW] when strictly
-//      greater (or the first NaN), so the upper row wins a tie and the window's first maximum in
-//      row-major order wins overall. Only the pairs that start on an even row are windows;
-//   3. copy those rows of v (and their offsets) to y and argmax.
-// h, hoff, v, voff: N*C*H*OW scratch each.
-template <class T>
-void maxpool_2x2_narrow(const T* x, T* y, std::int32_t* argmax, T* h, std::int32_t* hoff, T* v, std::int32_t* voff,
-                        index_t rows, index_t w) {
-  namespace simd = ember::detail::simd;
-  const index_t ow = w / 2, half = 2 * rows * ow;
-#pragma omp parallel for simd schedule(static) if (half > (1 << 15))
-  for (index_t q = 0; q < half; ++q) {
-    const T left = x[2 * q], right = x[2 * q + 1];
-    const bool take_right = replaces(right, left);
-    h[q] = take_right ? right : left;
-    hoff[q] = static_cast<std::int32_t>(2 * q) + (take_right ? 1 : 0);
-  }
-  const index_t pairs = half - ow;
-#pragma omp parallel for simd schedule(static) if (pairs > (1 << 15))
-  for (index_t q = 0; q < pairs; ++q) {
-    const T upper = h[q], lower = h[q + ow];
-    const bool take_lower = replaces(lower, upper);
-    v[q] = take_lower ? lower : upper;
-    voff[q] = take_lower ? hoff[q + ow] : hoff[q];
-  }
-  simd::copy_runs(v, 2 * ow, y, ow, rows);
-  simd::copy_runs(voff, 2 * ow, argmax, ow, rows);
-}
-
-// Any window, one plane: y[i, j] = max over the window, argmax[i, j] = its offset in x (the
-// plane starts at x + plane_offset).
-template <class T>
-void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g, index_t plane_offset) {
-  for (index_t i = 0; i < g.oh; ++i) {
-    const index_t y0 = i * g.sh - g.ph;
-    const index_t ys = std::max<index_t>(y0, 0), ye = std::min(y0 + g.kh, g.h);
-    for (index_t j = 0; j < g.ow; ++j) {
-      const index_t x0 = j * g.sw - g.pw;
-      const index_t xs = std::max<index_t>(x0, 0), xe = std::min(x0 + g.kw, g.w);
-      T best = -std::numeric_limits<T>::infinity();
-      index_t at = ys * g.w + xs;
-      for (index_t yy = ys; yy < ye; ++yy)
-        for (index_t xx = xs; xx < xe; ++xx) {
-          const T v = x[yy * g.w + xx];
-          if (replaces(v, best)) {
-            best = v;
-            at = yy * g.w + xx;
-          }
-        }
-      y[i * g.ow + j] = best;
-      argmax[i * g.ow + j] = static_cast<std::int32_t>(plane_offset + at);
-    }
-  }
-}
-
-}  // namespace detail
 
 template <class T = float>
 class MaxPool2d : public Module<T> {
@@ -141,7 +31,7 @@ class MaxPool2d : public Module<T> {
 
   // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1.
   const Tensor<T>& forward(const Tensor<T>& x) override {
-    const detail::PoolGeometry geo = geometry_of(x.shape());
+    const kernels::PoolGeometry geo = geometry_of(x.shape());
     Saved& saved = tape_.record(this->training_);
     saved.g = geo;
     Tensor<T>& y = saved.y;
@@ -158,19 +48,19 @@ class MaxPool2d : public Module<T> {
                            geo.h % 2 == 0 && geo.w % 2 == 0;
     if (k2s2_even) {
       const index_t rows = planes * geo.oh, scratch = rows * geo.w;  // = N*C*H*OW
-      vmax_.resize_uninitialized({2, scratch + ember::detail::simd::lanes<T>});
-      voff_.resize_uninitialized({2, scratch + ember::detail::simd::lanes<std::int32_t>});
-      if (geo.w <= ember::detail::simd::lanes<T>) {
+      vmax_.resize_uninitialized({2, scratch + kernels::simd::lanes<T>});
+      voff_.resize_uninitialized({2, scratch + kernels::simd::lanes<std::int32_t>});
+      if (geo.w <= kernels::simd::lanes<T>) {
         T* v = vmax_.data() + vmax_.size(1);
         std::int32_t* vo = voff_.data() + voff_.size(1);
-        detail::maxpool_2x2_narrow(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), v, vo, rows, geo.w);
+        kernels::maxpool_2x2_narrow(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), v, vo, rows, geo.w);
       } else {
-        detail::maxpool_2x2_even(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), rows, geo.w);
+        kernels::maxpool_2x2_even(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), rows, geo.w);
       }
     } else {
 #pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
       for (index_t p = 0; p < planes; ++p)
-        detail::maxpool_plane(x.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
+        kernels::maxpool_plane(x.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
                               p * in_plane);
     }
     return y;
@@ -181,7 +71,7 @@ class MaxPool2d : public Module<T> {
     Saved& saved = tape_.pop(*this);
     ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
                          " (the output's), got ", dy.shape());
-    const detail::PoolGeometry& geo = saved.g;
+    const kernels::PoolGeometry& geo = saved.g;
     saved.dx.resize_uninitialized(saved.x_shape);
     T* const dx = saved.dx.data();
     const index_t in_plane = geo.h * geo.w, out_plane = geo.oh * geo.ow;
@@ -205,19 +95,19 @@ class MaxPool2d : public Module<T> {
   }
 
  private:
-  detail::PoolGeometry geometry_of(const Shape& x) const {
+  kernels::PoolGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4, *this, ": expected input of shape (N, C, H, W), got ", x);
     ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
                          ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
-    detail::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
-    g.oh = (g.h + 2 * g.ph - g.kh) / g.sh + 1;
-    g.ow = (g.w + 2 * g.pw - g.kw) / g.sw + 1;
+    kernels::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
+    g.oh = kernels::output_size(g.h, g.kh, g.sh, g.ph);
+    g.ow = kernels::output_size(g.w, g.kw, g.sw, g.pw);
     return g;
   }
 
   Size2 kernel_, stride_, padding_;
   struct Saved {                    // one use of the layer
-    detail::PoolGeometry g{};
+    kernels::PoolGeometry g{};
     Shape x_shape;
     Tensor<T> y;                    // y: (N, C, OH, OW)
     Tensor<std::int32_t> argmax;    // argmax: (N, C, OH, OW), offsets in x
@@ -237,7 +127,7 @@ template <class T>
 Tensor<T> maxpool2d_forward(const Tensor<T>& x, Size2 k, Size2 s, Size2 p, Tensor<T>* dx = nullptr,
                             const Tensor<T>* dy = nullptr) {
   const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const index_t OH = (H + 2 * p.h - k.h) / s.h + 1, OW = (W + 2 * p.w - k.w) / s.w + 1;
+  const index_t OH = kernels::output_size(H, k.h, s.h, p.h), OW = kernels::output_size(W, k.w, s.w, p.w);
   Tensor<T> y({N, C, OH, OW});
   if (dx) dx->resize(x.shape());
   for (index_t n = 0; n < N; ++n)

@@ -91,10 +91,6 @@ class StateVisitor {
 
 namespace detail {
 
-inline std::string join_name(const std::string& prefix, const std::string& name) {
-  return prefix.empty() ? name : prefix + "." + name;
-}
-
 // A StateVisitor that hands each piece of state to f(name, state) when f takes it.
 template <class T, class F>
 class FunctionVisitor final : public StateVisitor<T> {
@@ -133,9 +129,61 @@ template <class T>
 using StateDict = std::vector<StateDictEntry<T>>;
 
 namespace detail {
+
+// Checks a whole state_dict against the module, then copies it in (strict, as torch's).
 template <class T>
-void load_state_dict_into(auto& module, const StateDict<T>& sd, const char* who);
+void load_state_dict_into(auto& module, const StateDict<T>& sd, const char* who) {
+  std::vector<std::string> errors;
+  std::vector<bool> used(sd.size(), false);
+  const auto find = [&](const std::string& name) -> const StateDictEntry<T>* {
+    for (std::size_t i = 0; i < sd.size(); ++i)
+      if (sd[i].name == name) {
+        used[i] = true;
+        return &sd[i];
+      }
+    errors.push_back("\"" + name + "\" is missing");
+    return nullptr;
+  };
+  const auto check = [&](const std::string& name, const auto& target, const StateDictEntry<T>* e) {
+    using Want = std::remove_cvref_t<decltype(target)>;
+    if (!e) return;
+    if (!std::holds_alternative<Want>(e->tensor)) {
+      errors.push_back("\"" + name + "\" has another dtype than the model's");
+      return;
+    }
+    const auto& have = std::get<Want>(e->tensor);
+    if (!(have.shape() == target.shape()))
+      errors.push_back("\"" + name + "\" has shape " + ember::detail::concat(have.shape()) + ", the model's is " + ember::detail::concat(target.shape()));
+  };
+  for_each_state<T>(module, [&](const Name& n, auto& s) {
+    using S = std::remove_cvref_t<decltype(s)>;
+    const std::string name = n.str();
+    if constexpr (std::is_same_v<S, Parameter<T>>) check(name, s.value, find(name));
+    else if constexpr (!std::is_same_v<S, Generator>) check(name, s, find(name));
+  });
+  for (std::size_t i = 0; i < sd.size(); ++i)
+    if (!used[i]) errors.push_back("\"" + sd[i].name + "\" is not in the model");
+  if (!errors.empty()) {
+    std::string msg = std::string(who) + ": ";
+    if (errors.size() == 1) msg += errors[0];
+    else {
+      msg += std::to_string(errors.size()) + " problems:";
+      for (const auto& e : errors) msg += "\n  " + e;
+    }
+    throw Error(msg);
+  }
+  for_each_state<T>(module, [&](const Name& n, auto& s) {
+    using S = std::remove_cvref_t<decltype(s)>;
+    const std::string name = n.str();
+    for (const auto& e : sd)
+      if (e.name == name) {
+        if constexpr (std::is_same_v<S, Parameter<T>>) s.value = std::get<Tensor<T>>(e.tensor);
+        else if constexpr (!std::is_same_v<S, Generator>) s = std::get<S>(e.tensor);
+      }
+  });
 }
+
+}  // namespace detail
 
 // The base of every ember layer and model (a virtual call per layer: a model built at run time
 // needs it, and it costs nanoseconds beside the microseconds of the kernels).
@@ -228,58 +276,6 @@ std::ostream& operator<<(std::ostream& out, const Module<T>& m) {
 
 namespace detail {
 
-template <class T>
-void load_state_dict_into(auto& module, const StateDict<T>& sd, const char* who) {
-  std::vector<std::string> errors;
-  std::vector<bool> used(sd.size(), false);
-  const auto find = [&](const std::string& name) -> const StateDictEntry<T>* {
-    for (std::size_t i = 0; i < sd.size(); ++i)
-      if (sd[i].name == name) {
-        used[i] = true;
-        return &sd[i];
-      }
-    errors.push_back("\"" + name + "\" is missing");
-    return nullptr;
-  };
-  const auto check = [&](const std::string& name, const auto& target, const StateDictEntry<T>* e) {
-    using Want = std::remove_cvref_t<decltype(target)>;
-    if (!e) return;
-    if (!std::holds_alternative<Want>(e->tensor)) {
-      errors.push_back("\"" + name + "\" has another dtype than the model's");
-      return;
-    }
-    const auto& have = std::get<Want>(e->tensor);
-    if (!(have.shape() == target.shape()))
-      errors.push_back("\"" + name + "\" has shape " + ember::detail::concat(have.shape()) + ", the model's is " + ember::detail::concat(target.shape()));
-  };
-  for_each_state<T>(module, [&](const Name& n, auto& s) {
-    using S = std::remove_cvref_t<decltype(s)>;
-    const std::string name = n.str();
-    if constexpr (std::is_same_v<S, Parameter<T>>) check(name, s.value, find(name));
-    else if constexpr (!std::is_same_v<S, Generator>) check(name, s, find(name));
-  });
-  for (std::size_t i = 0; i < sd.size(); ++i)
-    if (!used[i]) errors.push_back("\"" + sd[i].name + "\" is not in the model");
-  if (!errors.empty()) {
-    std::string msg = std::string(who) + ": ";
-    if (errors.size() == 1) msg += errors[0];
-    else {
-      msg += std::to_string(errors.size()) + " problems:";
-      for (const auto& e : errors) msg += "\n  " + e;
-    }
-    throw Error(msg);
-  }
-  for_each_state<T>(module, [&](const Name& n, auto& s) {
-    using S = std::remove_cvref_t<decltype(s)>;
-    const std::string name = n.str();
-    for (const auto& e : sd)
-      if (e.name == name) {
-        if constexpr (std::is_same_v<S, Parameter<T>>) s.value = std::get<Tensor<T>>(e.tensor);
-        else if constexpr (!std::is_same_v<S, Generator>) s = std::get<S>(e.tensor);
-      }
-  });
-}
-
 // How many forward()s of one layer object a tape holds in one step: more uses of one object in
 // one forward are not supported (and a train-mode forward() repeated without any backward()
 // keeps no more than this many saved states).
@@ -338,7 +334,6 @@ class Tape {
     unwinding_ = true;
     return *slots_[--used_];
   }
-  std::size_t pending() const { return used_; }
 
  private:
   std::vector<std::unique_ptr<Saved>> slots_;

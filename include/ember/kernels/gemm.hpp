@@ -1,92 +1,30 @@
-// Eigen's packets (its portable SIMD vectors: 16 floats with AVX-512, 8 with AVX, 4 with SSE or
-// NEON, 1 without SIMD) for the few loops that Eigen's expressions cannot say well: rows
-// shorter than a vector, and register-blocked dot products.
+// The register-blocked matrix products of Linear and Conv2d, on Eigen's packets (kernels/simd.hpp),
+// with kernels::reference beside them. Tile sizes come from the target ISA's register count, so an
+// AVX2 build (16 registers) gets tiles that fit, not AVX-512's (32).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <type_traits>
 
-#include "ember/detail/eigen.hpp"
-#include "ember/tensor.hpp"
+#include "ember/kernels/simd.hpp"
 
-namespace ember::detail::simd {
+namespace ember::kernels {
 
-template <class T>
-using Packet = typename Eigen::internal::packet_traits<T>::type;
-
-template <class T>
-inline constexpr index_t lanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
-
-template <class T>
-inline Packet<T> load(const T* p) {
-  return Eigen::internal::ploadu<Packet<T>>(p);
-}
-template <class T>
-inline void store(T* p, const Packet<T>& v) {
-  Eigen::internal::pstoreu(p, v);
-}
-
-// A packet with every bit set in lanes [begin, end) and zero elsewhere: and-ing with it keeps
-// those lanes of a packet and zeroes the rest.
-template <class T>
-inline Packet<T> lanes_mask(index_t begin, index_t end) {
-  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "simd::lanes_mask: float or double");
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  T values[lanes<T>];
-  for (index_t l = 0; l < lanes<T>; ++l) {
-    const Bits bits = l >= begin && l < end ? ~Bits(0) : Bits(0);
-    std::memcpy(&values[l], &bits, sizeof(T));
-  }
-  return load(values);
-}
-template <class T>
-inline Packet<T> pset1_zero() {
-  return Eigen::internal::pset1<Packet<T>>(T(0));
-}
-template <class T>
-inline Packet<T> first_lanes(index_t count) {
-  return lanes_mask<T>(0, count);
-}
-template <class T>
-inline Packet<T> last_lanes(index_t count) {
-  return lanes_mask<T>(lanes<T> - count, lanes<T>);
-}
-
-// Copies `count` runs of `run` values, src + r * src_stride to dst + r * run (packed). A run is
-// copied in whole packets, whose last one may spill into the runs after it, written later; runs
-// whose spill would pass the end of dst are copied exactly, so nothing is written outside
-// [dst, dst + count * run). Reads may pass a run's end by up to a packet less one value, so src
-// needs that much readable slack after its last run unless that run is copied exactly. Works for
-// any type Eigen has packets of (float, double, std::int32_t).
-template <class U>
-void copy_runs(const U* src, index_t src_stride, U* dst, index_t run, index_t count) {
-  constexpr index_t L = lanes<U>;
-  const index_t span = (run + L - 1) / L * L, total = run * count;
-  const index_t spilling = total < span ? 0 : std::min(count, (total - span) / run + 1);  // runs r < this may spill
-  for (index_t r = 0; r < spilling; ++r)
-    for (index_t j = 0; j < run; j += L) store(dst + r * run + j, load(src + r * src_stride + j));
-  for (index_t r = spilling; r < count; ++r) std::copy_n(src + r * src_stride, run, dst + r * run);
-}
-
-// Stops GCC from folding a packet's load into every instruction that uses it: with NR uses that
-// is NR loads instead of one, and loads, not multiply-adds, then bound the loop.
-template <class P>
-EIGEN_STRONG_INLINE void keep_in_register(P& p) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  __asm__("" : "+v"(p));
-#else
-  (void)p;
-#endif
-}
+using simd::lanes;
+using simd::load;
+using simd::Packet;
+using simd::store;
+using simd::pset1_zero;
+using simd::last_lanes;
+using simd::keep_in_register;
 
 // C += A B^T, lane by lane, for A (M, K) and B (N, K) whose rows are contiguous (row strides
 // lda and ldb). cv (M, N, lanes) holds, for each (m, n), a packet of partial sums; summing its
 // lanes gives C, which the caller does once, after accumulating many products. This is the
 // product Eigen does worst: a long K and a short N (under Eigen's 3-packet kernel height) from
 // row-major data, as in the gradient of a small convolution's weights, dweight += dy_n col_n^T
-// with N = C_in*kh*kw. 4 x 4 register blocks that need no packing run it 2-4x faster.
+// with N = C_in*kh*kw. Register blocks that need no packing (4 x 4 packets with 32 registers,
+// 3 x 3 with 16) run it 2-4x faster.
 //
 // A K that is not a multiple of lanes ends with the packet that ends at K, its lanes already
 // summed masked to zero (`tail` keeps the others); a K below lanes is summed one by one into
@@ -129,13 +67,20 @@ void accumulate_abt_block(const T* a, const T* b, const AbtOperands& o, const Pa
         for (int c = 0; c < NR; ++c) cv[(r * n + c) * L] += a[r * o.lda + i] * b[c * o.ldb + i];
 }
 
+// The block of accumulate_abt: MR x NR accumulators, NR packets of B and one of A per step.
+inline constexpr int abt_block = simd::registers >= 32 ? 4 : 3;
+static_assert(abt_block * abt_block + abt_block + 1 <= simd::registers, "accumulate_abt's block must fit the registers");
+
 template <int MR, class T>
 void accumulate_abt_rows(const T* a, const T* b, const AbtOperands& o, index_t n, const Packet<T>& tail, T* cv) {
   constexpr index_t L = lanes<T>;
+  constexpr int NR = abt_block;
   index_t j = 0;
-  for (; j + 4 <= n; j += 4) accumulate_abt_block<MR, 4>(a, b + j * o.ldb, o, tail, cv + j * L, n);
+  for (; j + NR <= n; j += NR) accumulate_abt_block<MR, NR>(a, b + j * o.ldb, o, tail, cv + j * L, n);
   switch (n - j) {
-    case 3: accumulate_abt_block<MR, 3>(a, b + j * o.ldb, o, tail, cv + j * L, n); break;
+    case 3:
+      if constexpr (NR > 3) accumulate_abt_block<MR, 3>(a, b + j * o.ldb, o, tail, cv + j * L, n);
+      break;
     case 2: accumulate_abt_block<MR, 2>(a, b + j * o.ldb, o, tail, cv + j * L, n); break;
     case 1: accumulate_abt_block<MR, 1>(a, b + j * o.ldb, o, tail, cv + j * L, n); break;
     default: break;
@@ -146,10 +91,13 @@ template <class T>
 void accumulate_abt(const T* a, const T* b, const AbtOperands& o, index_t m, index_t n, T* cv) {
   constexpr index_t L = lanes<T>;
   const Packet<T> tail = last_lanes<T>(o.k % L);
+  constexpr int MR = abt_block;
   index_t i = 0;
-  for (; i + 4 <= m; i += 4) accumulate_abt_rows<4>(a + i * o.lda, b, o, n, tail, cv + i * n * L);
+  for (; i + MR <= m; i += MR) accumulate_abt_rows<MR>(a + i * o.lda, b, o, n, tail, cv + i * n * L);
   switch (m - i) {
-    case 3: accumulate_abt_rows<3>(a + i * o.lda, b, o, n, tail, cv + i * n * L); break;
+    case 3:
+      if constexpr (MR > 3) accumulate_abt_rows<3>(a + i * o.lda, b, o, n, tail, cv + i * n * L);
+      break;
     case 2: accumulate_abt_rows<2>(a + i * o.lda, b, o, n, tail, cv + i * n * L); break;
     case 1: accumulate_abt_rows<1>(a + i * o.lda, b, o, n, tail, cv + i * n * L); break;
     default: break;
@@ -203,10 +151,18 @@ EIGEN_STRONG_INLINE void gemm_ab_block(const T* a, const T* b, T* c, const AbOpe
     }
 }
 
+// Packets of columns per block of MR rows: MR * NP accumulators, NP packets of B and one
+// broadcast of A fit the registers (MR * NP + NP + 1 <= registers), at most 4.
+template <int MR>
+inline constexpr int ab_packets = std::max(1, std::min(4, (simd::registers - 1) / (MR + 1)));
+// Rows per block: 8 with 32 registers (8 x 3 packets), 4 with 16 (4 x 3).
+inline constexpr int ab_rows = simd::registers >= 32 ? 8 : 4;
+
 template <int MR, bool Accumulate, class T>
 void gemm_ab_rows(const T* a, const T* b, T* c, index_t n, const AbOperands& o, const T* bias) {
   constexpr index_t L = lanes<T>;
-  constexpr int NP = MR >= 6 ? 24 / MR : 4;  // MR * NP + NP + 1 <= 32 registers (AVX-512)
+  constexpr int NP = ab_packets<MR>;
+  static_assert(MR * NP + NP + 1 <= simd::registers, "gemm_ab's block must fit the registers");
   const Packet<T> none = pset1_zero<T>();
   index_t j = 0;
   for (; j + NP * L <= n; j += NP * L) gemm_ab_block<MR, NP, Accumulate, false>(a, b + j, c + j, o, bias, none);
@@ -217,15 +173,17 @@ void gemm_ab_rows(const T* a, const T* b, T* c, index_t n, const AbOperands& o, 
 // Needs N >= lanes (one whole packet per row); see gemm_ab.
 template <bool Accumulate, class T>
 void gemm_ab_packets(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o, const T* bias) {
+  expect(n >= lanes<T>, "gemm_ab_packets: rows of C narrower than a packet");
+  constexpr int MR = ab_rows;
   index_t r = 0;
-  for (; r + 8 <= m; r += 8) gemm_ab_rows<8, Accumulate>(a + r * o.ars, b, c + r * o.ldc, n, o, bias ? bias + r : nullptr);
+  for (; r + MR <= m; r += MR) gemm_ab_rows<MR, Accumulate>(a + r * o.ars, b, c + r * o.ldc, n, o, bias ? bias + r : nullptr);
   const T *ar = a + r * o.ars, *br = bias ? bias + r : nullptr;
   T* cr = c + r * o.ldc;
   switch (m - r) {
-    case 7: gemm_ab_rows<7, Accumulate>(ar, b, cr, n, o, br); break;
-    case 6: gemm_ab_rows<6, Accumulate>(ar, b, cr, n, o, br); break;
-    case 5: gemm_ab_rows<5, Accumulate>(ar, b, cr, n, o, br); break;
-    case 4: gemm_ab_rows<4, Accumulate>(ar, b, cr, n, o, br); break;
+    case 7: if constexpr (MR > 7) gemm_ab_rows<7, Accumulate>(ar, b, cr, n, o, br); break;
+    case 6: if constexpr (MR > 6) gemm_ab_rows<6, Accumulate>(ar, b, cr, n, o, br); break;
+    case 5: if constexpr (MR > 5) gemm_ab_rows<5, Accumulate>(ar, b, cr, n, o, br); break;
+    case 4: if constexpr (MR > 4) gemm_ab_rows<4, Accumulate>(ar, b, cr, n, o, br); break;
     case 3: gemm_ab_rows<3, Accumulate>(ar, b, cr, n, o, br); break;
     case 2: gemm_ab_rows<2, Accumulate>(ar, b, cr, n, o, br); break;
     case 1: gemm_ab_rows<1, Accumulate>(ar, b, cr, n, o, br); break;
@@ -275,7 +233,7 @@ void gemm_ab_add(const T* a, const T* b, T* c, index_t m, index_t n, const AbOpe
 // column i of B's rows p * width .. p * width + np * lanes, zero past N. So every packet the
 // kernel loads exists, and columns past N come out of a tile as bias-free zeros, never stored.
 template <class T>
-inline constexpr int abt_panel_packets = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
+inline constexpr int abt_panel_packets = simd::registers >= 32 ? 4 : 2;
 
 template <class T>
 inline constexpr index_t abt_panel_width = abt_panel_packets<T> * lanes<T>;
@@ -372,8 +330,7 @@ EIGEN_STRONG_INLINE void abt_tile(const T* a, index_t lda, const T* panel, index
 // Rows [0, m) of one panel: tiles of MR rows, then of 4, 2 and 1.
 template <int NP, class T>
 void abt_panel(const T* a, index_t lda, index_t m, const T* panel, index_t k, T* c, index_t ldc, index_t cols) {
-  constexpr int regs = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
-  constexpr int MR = std::min(12, (regs - NP - 2) / NP);  // accumulators + a panel row + a broadcast
+  constexpr int MR = std::min(12, (simd::registers - NP - 2) / NP);  // accumulators + a panel row + a broadcast
   index_t r = 0;
   for (; r + MR <= m; r += MR) abt_tile<MR, NP>(a + r * lda, lda, panel, k, c + r * ldc, ldc, cols);
   if constexpr (MR > 4)
@@ -413,4 +370,30 @@ void gemm_abt(const T* a, index_t lda, index_t m, const T* packed, index_t n, in
   }
 }
 
-}  // namespace ember::detail::simd
+namespace reference {
+
+// The definitions, one multiply-add at a time: what the tests compare the kernels with.
+// C = A B (+ bias per row), A at strides (ars, acs).
+template <class T>
+void gemm_ab(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o, const T* bias, bool accumulate) {
+  for (index_t r = 0; r < m; ++r)
+    for (index_t j = 0; j < n; ++j) {
+      T sum = bias ? bias[r] : T(0);
+      for (index_t i = 0; i < o.k; ++i) sum += a[r * o.ars + i * o.acs] * b[i * o.ldb + j];
+      c[r * o.ldc + j] = accumulate ? c[r * o.ldc + j] + sum : sum;
+    }
+}
+// C = A B^T + bias per column, A (M, K) rows lda apart, B (N, K) row-major.
+template <class T>
+void gemm_abt(const T* a, index_t lda, index_t m, const T* b, const T* bias, index_t n, index_t k, T* c, index_t ldc) {
+  for (index_t r = 0; r < m; ++r)
+    for (index_t j = 0; j < n; ++j) {
+      T sum = bias ? bias[j] : T(0);
+      for (index_t i = 0; i < k; ++i) sum += a[r * lda + i] * b[j * k + i];
+      c[r * ldc + j] = sum;
+    }
+}
+
+}  // namespace reference
+
+}  // namespace ember::kernels

@@ -1,0 +1,121 @@
+// MaxPool2d's kernels: any window, one plane at a time (the general loop), and the 2x2 stride-2
+// case in long passes that vectorise. Ties go to the first maximum in row-major order and NaN
+// propagates, as PyTorch; nn::reference::maxpool2d_forward is the definition they are tested
+// against.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "ember/kernels/simd.hpp"
+
+namespace ember::kernels {
+
+struct PoolGeometry {
+  index_t planes, h, w;  // input (N*C planes of H x W)
+  index_t kh, kw, sh, sw, ph, pw;
+  index_t oh, ow;
+};
+
+// True when v replaces the current maximum cur: strictly greater (so the first maximum wins), or
+// the first NaN (PyTorch propagates NaN).
+template <class T>
+inline bool replaces(T v, T cur) {
+  return (v > cur) | ((v != v) & (cur == cur));
+}
+
+// The seed CNN's case, 2x2 windows with stride 2 and no padding over planes of even height and
+// width, for `rows` output rows of all planes at once (output row r reads input rows 2r, 2r+1).
+// Two long loops that vectorise, instead of one per 13-wide output row:
+//   1. vertical: for each column, the larger of rows 2r and 2r + 1 (upper wins a tie), and the
+//      winner's offset in x;
+//   2. horizontal: for each pair of columns, the larger; on a tie the one earlier in row-major
+//      order (the smaller offset), so the result is the first maximum of the window, as
+//      PyTorch's scan finds it.
+// vmax, voff: (rows, W) scratch. argmax gets offsets in x.
+template <class T>
+void maxpool_2x2_even(const T* x, T* y, std::int32_t* argmax, T* vmax, std::int32_t* voff, index_t rows, index_t w) {
+#pragma omp parallel for schedule(static) if (rows * w > (1 << 15))
+  for (index_t r = 0; r < rows; ++r) {
+    const T* upper = x + 2 * r * w;
+    const T* lower = upper + w;
+    T* vm = vmax + r * w;
+    std::int32_t* vo = voff + r * w;
+    const auto upper_offset = static_cast<std::int32_t>(2 * r * w), wi = static_cast<std::int32_t>(w);
+#pragma omp simd
+    for (index_t c = 0; c < w; ++c) {
+      const bool low = replaces(lower[c], upper[c]);
+      vm[c] = low ? lower[c] : upper[c];
+      vo[c] = upper_offset + static_cast<std::int32_t>(c) + (low ? wi : 0);
+    }
+  }
+  const index_t n = rows * (w / 2);
+#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
+  for (index_t k = 0; k < n; ++k) {
+    const T left = vmax[2 * k], right = vmax[2 * k + 1];
+    const std::int32_t lo = voff[2 * k], ro = voff[2 * k + 1];
+    const bool take_right = replaces(right, left) | ((right == left) & (ro < lo));
+    y[k] = take_right ? right : left;
+    argmax[k] = take_right ? ro : lo;
+  }
+}
+
+// The same for planes at most a packet wide (LeNet's second pool: 10), where a loop over one
+// row is all remainder and runs scalar. Three passes that each run over the whole tensor:
+//   1. horizontal over every input row: h[q] = the first maximum of x[2q], x[2q + 1];
+//   2. vertical over every pair of consecutive h rows: v[q] = h[q], or h[q + OW] when strictly
+//      greater (or the first NaN), so the upper row wins a tie and the window's first maximum in
+//      row-major order wins overall. Only the pairs that start on an even row are windows;
+//   3. copy those rows of v (and their offsets) to y and argmax.
+// h, hoff, v, voff: N*C*H*OW scratch each, v and voff with a packet of slack after it.
+template <class T>
+void maxpool_2x2_narrow(const T* x, T* y, std::int32_t* argmax, T* h, std::int32_t* hoff, T* v, std::int32_t* voff,
+                        index_t rows, index_t w) {
+  const index_t ow = w / 2, half = 2 * rows * ow;
+#pragma omp parallel for simd schedule(static) if (half > (1 << 15))
+  for (index_t q = 0; q < half; ++q) {
+    const T left = x[2 * q], right = x[2 * q + 1];
+    const bool take_right = replaces(right, left);
+    h[q] = take_right ? right : left;
+    hoff[q] = static_cast<std::int32_t>(2 * q) + (take_right ? 1 : 0);
+  }
+  const index_t pairs = half - ow;
+#pragma omp parallel for simd schedule(static) if (pairs > (1 << 15))
+  for (index_t q = 0; q < pairs; ++q) {
+    const T upper = h[q], lower = h[q + ow];
+    const bool take_lower = replaces(lower, upper);
+    v[q] = take_lower ? lower : upper;
+    voff[q] = take_lower ? hoff[q + ow] : hoff[q];
+  }
+  simd::copy_runs(v, 2 * ow, y, ow, rows, v + half + simd::lanes<T>);
+  simd::copy_runs(voff, 2 * ow, argmax, ow, rows, voff + half + simd::lanes<std::int32_t>);
+}
+
+// Any window, one plane: y[i, j] = max over the window, argmax[i, j] = its offset in x (the
+// plane starts at x + plane_offset).
+template <class T>
+void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g, index_t plane_offset) {
+  for (index_t i = 0; i < g.oh; ++i) {
+    const index_t y0 = i * g.sh - g.ph;
+    const index_t ys = std::max<index_t>(y0, 0), ye = std::min(y0 + g.kh, g.h);
+    for (index_t j = 0; j < g.ow; ++j) {
+      const index_t x0 = j * g.sw - g.pw;
+      const index_t xs = std::max<index_t>(x0, 0), xe = std::min(x0 + g.kw, g.w);
+      T best = -std::numeric_limits<T>::infinity();
+      index_t at = ys * g.w + xs;
+      for (index_t yy = ys; yy < ye; ++yy)
+        for (index_t xx = xs; xx < xe; ++xx) {
+          const T v = x[yy * g.w + xx];
+          if (replaces(v, best)) {
+            best = v;
+            at = yy * g.w + xx;
+          }
+        }
+      y[i * g.ow + j] = best;
+      argmax[i * g.ow + j] = static_cast<std::int32_t>(plane_offset + at);
+    }
+  }
+}
+
+}  // namespace ember::kernels
