@@ -207,3 +207,14 @@ TEST_CASE("a layer object's saved state is one slot per use; a second backward n
                     Catch::Contains("ReLU(): backward() needs a forward() in train mode first") &&
                         Catch::Contains("a second backward() needs a new forward()"));
 }
+
+TEST_CASE("forward repeated in train mode on the same input is a new step each time, not a reuse", "[layers]") {
+  // A benchmark loop, or an evaluation that forgot eval(): the layer keeps one saved state, not
+  // one per call (which would hold 16 sets of activations).
+  nn::Conv2d<double> conv(1, 2, 3);
+  const auto x = random({2, 1, 5, 5}, 1);
+  for (int i = 0; i < 3; ++i) conv.forward(x);
+  const auto dy = random({2, 2, 3, 3}, 2);
+  conv.backward(dy);
+  CHECK_THROWS_WITH(conv.backward(dy), Catch::Contains("a second backward() needs a new forward()"));
+}

@@ -67,7 +67,7 @@ class BatchNorm : public Module<T> {
                                         ", got ", x.shape()));
     const index_t n = x.size(0), s = x.numel() / (n * c_), m = n * s;  // s: values per sample and channel
     const bool batch_stats = this->training_ || !options_.track_running_stats;
-    Saved& saved = tape_.record(this->training_);
+    Saved& saved = tape_.record(this->training_, &x);
     saved.y.resize_uninitialized(x.shape());
     saved.xhat.resize_uninitialized(x.shape());
     saved.invstd.resize_uninitialized({c_});

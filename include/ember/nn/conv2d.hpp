@@ -61,7 +61,7 @@ class Conv2d : public Module<T> {
   // x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2 ph - kh) / sh) + 1.
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::ConvGeometry g = geometry(x);
-    Saved& saved = tape_.record(this->training_);
+    Saved& saved = tape_.record(this->training_, &x);
     saved.g = g;
     const index_t k = g.patch(), p = g.out_plane();
     saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});

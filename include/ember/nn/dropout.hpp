@@ -25,10 +25,10 @@ class Dropout : public Module<T> {
   // x: any shape -> y: same shape.
   const Tensor<T>& forward(const Tensor<T>& x) override {
     if (!this->training_) {
-      tape_.record(false);
+      tape_.record(false, &x);
       return x;
     }
-    Saved& saved = tape_.record(true);
+    Saved& saved = tape_.record(true, &x);
     saved.mask.resize_uninitialized(x.shape());
     saved.y.resize_uninitialized(x.shape());
     // An element is dropped when a uniform draw in [0, 1) falls below p; kept ones are scaled.

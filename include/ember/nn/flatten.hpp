@@ -28,7 +28,7 @@ class Flatten : public Module<T> {
     for (int d = s; d <= e; ++d) dims[n] *= x.size(d);
     ++n;
     for (int d = e + 1; d < r; ++d) dims[n++] = x.size(d);
-    Saved& saved = tape_.record(this->training_);
+    Saved& saved = tape_.record(this->training_, &x);
     saved.x_shape = x.shape();
     saved.y = x.reshape(Shape::from_range(dims.begin(), dims.begin() + n));
     return saved.y;

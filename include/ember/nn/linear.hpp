@@ -41,7 +41,7 @@ class Linear : public Module<T> {
     ember::detail::check(x.dim() == 2 && x.size(1) == in_features_, *this, ": expected input of shape (N, ",
                          in_features_, "), got ", x.shape(), x.dim() > 2 ? " (use nn::Flatten before it)" : "");
     const index_t n = x.size(0);
-    Saved& saved = tape_.record(this->training_);
+    Saved& saved = tape_.record(this->training_, &x);
     Tensor<T>& y = saved.y;
     y.resize_uninitialized({n, out_features_});
     const index_t work = n * in_features_ * out_features_;

@@ -32,7 +32,7 @@ class MaxPool2d : public Module<T> {
   // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1.
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::PoolGeometry geo = geometry_of(x.shape());
-    Saved& saved = tape_.record(this->training_);
+    Saved& saved = tape_.record(this->training_, &x);
     saved.g = geo;
     Tensor<T>& y = saved.y;
     Tensor<std::int32_t>& argmax = saved.argmax;

@@ -293,7 +293,8 @@ inline std::uint64_t& backward_generation() {
 // both uses, and its backward() calls, which come in reverse order, take them back in reverse.
 // The first forward() after any layer's backward() (on this thread) starts a new tape, so a layer
 // whose backward is skipped (before the first layer with parameters) holds one slot, not one per
-// step. In eval mode forward() writes slot 0 and keeps nothing. Slots are reused: steady state
+// step; so does a forward() given the same input tensor as the step's first use (forward() in
+// train mode repeated without backward: a benchmark, an evaluation that forgot eval()). In eval mode forward() writes slot 0 and keeps nothing. Slots are reused: steady state
 // allocates nothing.
 template <class Saved>
 class Tape {
@@ -307,11 +308,14 @@ class Tape {
   Tape(Tape&&) noexcept = default;
   Tape& operator=(Tape&&) noexcept = default;
 
-  Saved& record(bool training) {
+  // `input`: the tensor forward() was given. The same tensor again in one step is a new step (a
+  // train-mode forward repeated without backward, on the same batch buffer), not a second use.
+  Saved& record(bool training, const void* input) {
     const std::uint64_t now = backward_generation();
-    const bool same_step = now == generation_ && !unwinding_;
+    const bool same_step = now == generation_ && !unwinding_ && !(used_ > 0 && input == first_input_);
     overflowed_ = training && same_step && used_ == max_uses;
     if (!training || !same_step || used_ == max_uses) used_ = 0;
+    if (used_ == 0) first_input_ = input;
     generation_ = now;
     unwinding_ = false;
     if (slots_.size() <= used_) slots_.push_back(std::make_unique<Saved>());
@@ -339,6 +343,7 @@ class Tape {
   std::vector<std::unique_ptr<Saved>> slots_;
   std::size_t used_ = 0;
   std::uint64_t generation_ = 0;
+  const void* first_input_ = nullptr;  // the input of the step's first use
   bool unwinding_ = false;
   bool overflowed_ = false;
 };

@@ -15,7 +15,7 @@ class ReLU : public Module<T> {
  public:
   // x: any shape -> y: same shape. backward() reads the mask from y, so nothing else is kept.
   const Tensor<T>& forward(const Tensor<T>& x) override {
-    Tensor<T>& y = tape_.record(this->training_).y;
+    Tensor<T>& y = tape_.record(this->training_, &x).y;
     y.resize_uninitialized(x.shape());
     const T* in = x.data();
     T* out = y.data();
