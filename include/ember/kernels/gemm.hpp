@@ -10,6 +10,13 @@
 
 namespace ember::kernels {
 
+// Linear's backward (dx = dy W, dweight += dy^T x) through gemm_ab, measured against Eigen's GEMM
+// in the layer (bench linear_784_128/forward_backward, 2026-12-02, AMD EPYC): with AVX-512 the
+// kernel wins; in an AVX2 build (-march=haswell, 16 registers) Eigen was faster at batch 256 and
+// 1024 (1 thread: 1,022 against 1,481 us and 4,702 against 5,941 us), so there Linear's backward
+// uses Eigen. Its forward (gemm_abt) matched Eigen on AVX2 and is kept.
+inline constexpr bool gemm_ab_wins_on_linear_backward = simd::registers >= 32;
+
 using simd::lanes;
 using simd::load;
 using simd::Packet;

@@ -89,8 +89,10 @@ class Linear : public Module<T> {
     const auto dy_m = dy.matrix();
     T* dweight = weight_.grad.data();
     T* dx = nullptr;
-    // kernels::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen.
-    const bool packets = in >= kernels::simd::lanes<T>;
+    // kernels::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen,
+    // and so does all of it with fewer than 32 vector registers (AVX2), where Eigen's GEMM measured
+    // faster at these shapes (kernels::gemm_ab_wins_on_linear_backward).
+    const bool packets = kernels::gemm_ab_wins_on_linear_backward && in >= kernels::simd::lanes<T>;
     // dweight's rows (output features) split among threads as in forward; each row's sum over
     // the batch stays in one thread. dweight += dy^T x reads dy^T in place (A's row stride 1).
     ember::detail::parallel_blocks(out, 16, n * in * out, [&](index_t begin, index_t end) {
