@@ -49,6 +49,8 @@ std::vector<Entry> layers() {
       {"MaxPool2d(kernel_size=(3, 3)", make<MaxPool2d<double>>(Size2(3), Size2(2), Size2(1)), {2, 2, 9, 9}, true,
        Shape{2, 2, 9}},
       {"ReLU()", make<ReLU<double>>(), {3, 7}, true, std::nullopt},
+      {"LogSoftmax(dim=1)", make<LogSoftmax<double>>(1), {3, 5}, true, Shape{3}},
+      {"Softmax(dim=-1)", make<Softmax<double>>(-1), {2, 3, 2, 2}, true, Shape{}},
       {"Flatten(", make<Flatten<double>>(), {2, 3, 2, 2}, true, Shape{}},
       {"Dropout(p=0.3", make<Dropout<double>>(0.3), {4, 9}, true, std::nullopt},
       {"BatchNorm1d(4", make<BatchNorm1d<double>>(4), {5, 4}, true, Shape{5, 3}},
