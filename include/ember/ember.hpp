@@ -6,6 +6,7 @@
 #include "ember/tensor.hpp"
 #include "ember/threads.hpp"
 
+#include "ember/nn/activation.hpp"
 #include "ember/nn/batchnorm.hpp"
 #include "ember/nn/conv2d.hpp"
 #include "ember/nn/dropout.hpp"

@@ -140,6 +140,27 @@ tensors: logits labels ignored weight, then the cases
     g.save()
 
 
+def case_activations():
+    g = GoldenFile("activations.txt", """
+written by tests/golden/make_golden_toolbox.py (case_activations)
+computed with torch 1.13 nn.Sigmoid(), nn.Tanh(), nn.LeakyReLU(s), nn.GELU(approximate=a) on
+x = randn(3, 4, 5) * 3 after manual_seed(50), with x.flatten()[:8] set to
+[-100, 100, -88, 0, -30, 30, -1e4, 1e4] (saturation, exact zero); dy = randn_like(y) after
+manual_seed(seed) for each layer. prefixes: sigmoid. tanh. leaky. (0.01) leaky02. (0.2)
+leaky_neg. (-0.5) gelu. (none) gelu_tanh. ; tensors <prefix>x y dy dx
+""")
+    torch.manual_seed(50)
+    x = torch.randn(3, 4, 5) * 3
+    x.view(-1)[:8] = torch.tensor([-100.0, 100.0, -88.0, 0.0, -30.0, 30.0, -1e4, 1e4])
+    layers = (("sigmoid.", nn.Sigmoid()), ("tanh.", nn.Tanh()), ("leaky.", nn.LeakyReLU()),
+              ("leaky02.", nn.LeakyReLU(0.2)), ("leaky_neg.", nn.LeakyReLU(-0.5)),
+              ("gelu.", nn.GELU()), ("gelu_tanh.", nn.GELU(approximate="tanh")))
+    for seed, (prefix, layer) in enumerate(layers, start=51):
+        g.comment("%s%r" % (prefix, layer))
+        run(g, prefix, layer, x, seed)
+    g.save()
+
+
 def main(only=()):
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
