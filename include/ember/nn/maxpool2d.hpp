@@ -1,6 +1,6 @@
-// nn::MaxPool2d(kernel_size, stride = kernel_size, padding = 0), as torch.nn.MaxPool2d
-// (dilation 1, floor mode). forward() keeps the argmax of every window; backward() routes dy
-// there. Ties go to the first maximum in the window (row-major), as in PyTorch.
+// nn::MaxPool2d(kernel_size, stride = kernel_size, padding = 0, {.ceil_mode = false}), as
+// torch.nn.MaxPool2d (dilation 1). forward() keeps the argmax of every window; backward() routes
+// dy there. Ties go to the first maximum in the window (row-major), as in PyTorch.
 #pragma once
 
 #include <cmath>
@@ -18,18 +18,24 @@
 
 namespace ember::nn {
 
+struct MaxPool2dOptions {
+  bool ceil_mode = false;  // output size rounded up (the last window may hang over the input)
+};
+
 template <class T = float>
 class MaxPool2d : public Module<T> {
  public:
-  explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0)
-      : kernel_(kernel_size), stride_(stride.value_or(kernel_size)), padding_(padding) {
+  explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                     const MaxPool2dOptions& options = {})
+      : kernel_(kernel_size), stride_(stride.value_or(kernel_size)), padding_(padding), options_(options) {
     ember::detail::check(kernel_.h > 0 && kernel_.w > 0 && stride_.h > 0 && stride_.w > 0, *this,
                          ": kernel size and stride must be positive");
     ember::detail::check(padding_.h >= 0 && padding_.w >= 0 && 2 * padding_.h <= kernel_.h && 2 * padding_.w <= kernel_.w,
                          *this, ": padding must be between 0 and half the kernel size");
   }
 
-  // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1.
+  // x: (N, C, H, W) -> y: (N, C, OH, OW), OH = floor((H + 2 p - k) / s) + 1 (ceil in ceil mode,
+  // less a last window that would start in the right padding).
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::PoolGeometry geo = geometry_of(x.shape());
     Saved& saved = tape_.record(this->training_, &x);
@@ -45,7 +51,7 @@ class MaxPool2d : public Module<T> {
     T* const y_data = y.data();
     std::int32_t* const argmax_data = argmax.data();
     const bool k2s2_even = geo.kh == 2 && geo.kw == 2 && geo.sh == 2 && geo.sw == 2 && geo.ph == 0 && geo.pw == 0 &&
-                           geo.h % 2 == 0 && geo.w % 2 == 0;
+                           geo.h % 2 == 0 && geo.w % 2 == 0 && geo.oh * 2 == geo.h && geo.ow * 2 == geo.w;
     if (k2s2_even) {
       const index_t rows = planes * geo.oh, scratch = rows * geo.w;  // = N*C*H*OW
       vmax_.resize_uninitialized({2, scratch + kernels::simd::lanes<T>});
@@ -91,7 +97,8 @@ class MaxPool2d : public Module<T> {
   }
 
   void print(std::ostream& out, int = 0) const override {
-    out << "MaxPool2d(kernel_size=" << kernel_ << ", stride=" << stride_ << ", padding=" << padding_ << ")";
+    out << "MaxPool2d(kernel_size=" << kernel_ << ", stride=" << stride_ << ", padding=" << padding_
+        << ", dilation=1, ceil_mode=" << (options_.ceil_mode ? "True" : "False") << ")";
   }
 
  private:
@@ -100,12 +107,13 @@ class MaxPool2d : public Module<T> {
     ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
                          ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
     kernels::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
-    g.oh = kernels::output_size(g.h, g.kh, g.sh, g.ph);
-    g.ow = kernels::output_size(g.w, g.kw, g.sw, g.pw);
+    g.oh = kernels::pool_output_size(g.h, g.kh, g.sh, g.ph, options_.ceil_mode);
+    g.ow = kernels::pool_output_size(g.w, g.kw, g.sw, g.pw, options_.ceil_mode);
     return g;
   }
 
   Size2 kernel_, stride_, padding_;
+  MaxPool2dOptions options_;
   struct Saved {                    // one use of the layer
     kernels::PoolGeometry g{};
     Shape x_shape;
@@ -125,9 +133,10 @@ namespace reference {
 // max over every window, by the definition; returns y (ties and NaN as PyTorch).
 template <class T>
 Tensor<T> maxpool2d_forward(const Tensor<T>& x, Size2 k, Size2 s, Size2 p, Tensor<T>* dx = nullptr,
-                            const Tensor<T>* dy = nullptr) {
+                            const Tensor<T>* dy = nullptr, bool ceil_mode = false) {
   const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const index_t OH = kernels::output_size(H, k.h, s.h, p.h), OW = kernels::output_size(W, k.w, s.w, p.w);
+  const index_t OH = kernels::pool_output_size(H, k.h, s.h, p.h, ceil_mode),
+                OW = kernels::pool_output_size(W, k.w, s.w, p.w, ceil_mode);
   Tensor<T> y({N, C, OH, OW});
   if (dx) dx->resize(x.shape());
   for (index_t n = 0; n < N; ++n)
