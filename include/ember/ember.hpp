@@ -7,6 +7,7 @@
 #include "ember/threads.hpp"
 
 #include "ember/nn/activation.hpp"
+#include "ember/nn/avgpool2d.hpp"
 #include "ember/nn/batchnorm.hpp"
 #include "ember/nn/conv2d.hpp"
 #include "ember/nn/dropout.hpp"

@@ -161,6 +161,42 @@ leaky_neg. (-0.5) gelu. (none) gelu_tanh. ; tensors <prefix>x y dy dx
     g.save()
 
 
+POOL_DESC = """
+written by tests/golden/make_golden_toolbox.py (case_pooling)
+computed with torch 1.13 nn.AvgPool2d, nn.MaxPool2d(ceil_mode=True), nn.AdaptiveAvgPool2d;
+torch.manual_seed(60) then, per case in order, x = randn(shape), y = layer(x),
+dy = randn_like(y) after manual_seed(seed), dx; tensors <case>.x y dy dx
+"""
+
+POOL_CASES = (
+    # name, input shape, layer
+    ("avg_k2", (2, 3, 6, 6), lambda: nn.AvgPool2d(2)),
+    ("avg_k3s2p1", (2, 2, 7, 7), lambda: nn.AvgPool2d(3, 2, 1)),
+    ("avg_k3s2p1_nocount", (2, 2, 7, 7), lambda: nn.AvgPool2d(3, 2, 1, count_include_pad=False)),
+    ("avg_ceil", (1, 2, 6, 6), lambda: nn.AvgPool2d(3, 2, 0, ceil_mode=True)),
+    ("avg_ceil_pad_drop", (1, 2, 5, 5), lambda: nn.AvgPool2d(2, 2, 1, ceil_mode=True)),
+    ("avg_ceil_pad_nocount", (1, 2, 5, 5), lambda: nn.AvgPool2d(2, 2, 1, ceil_mode=True, count_include_pad=False)),
+    ("avg_rect", (2, 1, 5, 8), lambda: nn.AvgPool2d((2, 3), (1, 2), (1, 1), ceil_mode=True)),
+    ("max_ceil", (1, 2, 6, 6), lambda: nn.MaxPool2d(3, 2, 0, ceil_mode=True)),
+    ("max_ceil_pad_drop", (1, 2, 5, 5), lambda: nn.MaxPool2d(2, 2, 1, ceil_mode=True)),
+    ("max_ceil_rect", (2, 1, 7, 8), lambda: nn.MaxPool2d((2, 3), (2, 2), (1, 1), ceil_mode=True)),
+    ("adaptive_5to3", (2, 3, 5, 5), lambda: nn.AdaptiveAvgPool2d(3)),
+    ("adaptive_rect", (1, 2, 7, 10), lambda: nn.AdaptiveAvgPool2d((3, 4))),
+    ("adaptive_up", (1, 1, 2, 3), lambda: nn.AdaptiveAvgPool2d((4, 5))),
+    ("adaptive_global", (2, 3, 5, 6), lambda: nn.AdaptiveAvgPool2d(1)),
+)
+
+
+def case_pooling():
+    g = GoldenFile("pooling.txt", POOL_DESC)
+    torch.manual_seed(60)
+    for seed, (name, shape, make) in enumerate(POOL_CASES, start=61):
+        layer = make()
+        g.comment("%s: %r on x of shape %s" % (name, layer, list(shape)))
+        run(g, name + ".", layer, torch.randn(*shape), seed)
+    g.save()
+
+
 def main(only=()):
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)

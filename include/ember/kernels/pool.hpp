@@ -1,7 +1,8 @@
-// MaxPool2d's kernels: any window, one plane at a time (the general loop), and the 2x2 stride-2
-// case in long passes that vectorise. Ties go to the first maximum in row-major order and NaN
-// propagates, as PyTorch; nn::reference::maxpool2d_forward is the definition they are tested
-// against.
+// The pooling kernels. MaxPool2d's: any window, one plane at a time (the general loop), and the
+// 2x2 stride-2 case in long passes that vectorise. Ties go to the first maximum in row-major order
+// and NaN propagates, as PyTorch; nn::reference::maxpool2d_forward is the definition they are
+// tested against. AvgPool2d's and AdaptiveAvgPool2d's: one plane at a time, forward and backward,
+// with torch's window sizes (tests/test_avgpool2d.cpp holds their naive reference).
 #pragma once
 
 #include <algorithm>
@@ -114,6 +115,89 @@ void maxpool_plane(const T* x, T* y, std::int32_t* argmax, const PoolGeometry& g
         }
       y[i * g.ow + j] = best;
       argmax[i * g.ow + j] = static_cast<std::int32_t>(plane_offset + at);
+    }
+  }
+}
+
+// AvgPool2d, one plane: y[i, j] = the window's sum / its divisor. As torch's avg_pool2d: a window
+// is clipped to the padded input (ceil mode's last window may reach past it), and the divisor is
+// that clipped window's size with count_include_pad, else the number of input elements in it.
+// pool_window() gives one window's input rows [y0, y1), columns [x0, x1) and divisor.
+struct AvgWindow {
+  index_t y0, y1, x0, x1;
+  index_t divisor;
+};
+inline AvgWindow pool_window(const PoolGeometry& g, index_t i, index_t j, bool count_include_pad) {
+  AvgWindow w{};
+  w.y0 = i * g.sh - g.ph;
+  w.x0 = j * g.sw - g.pw;
+  w.y1 = std::min(w.y0 + g.kh, g.h + g.ph);
+  w.x1 = std::min(w.x0 + g.kw, g.w + g.pw);
+  const index_t padded = (w.y1 - w.y0) * (w.x1 - w.x0);
+  w.y0 = std::max<index_t>(w.y0, 0);
+  w.x0 = std::max<index_t>(w.x0, 0);
+  w.y1 = std::min(w.y1, g.h);
+  w.x1 = std::min(w.x1, g.w);
+  w.divisor = count_include_pad ? padded : (w.y1 - w.y0) * (w.x1 - w.x0);
+  return w;
+}
+
+template <class T>
+void avgpool_plane(const T* x, T* y, const PoolGeometry& g, bool count_include_pad) {
+  for (index_t i = 0; i < g.oh; ++i)
+    for (index_t j = 0; j < g.ow; ++j) {
+      const AvgWindow w = pool_window(g, i, j, count_include_pad);
+      T sum = 0;
+      for (index_t yy = w.y0; yy < w.y1; ++yy)
+        for (index_t xx = w.x0; xx < w.x1; ++xx) sum += x[yy * g.w + xx];
+      y[i * g.ow + j] = w.y0 < w.y1 && w.x0 < w.x1 ? sum / static_cast<T>(w.divisor) : T(0);
+    }
+}
+
+// dx (one plane, zeroed here) += dy / divisor over each window.
+template <class T>
+void avgpool_plane_backward(const T* dy, T* dx, const PoolGeometry& g, bool count_include_pad) {
+  std::fill_n(dx, g.h * g.w, T(0));
+  for (index_t i = 0; i < g.oh; ++i)
+    for (index_t j = 0; j < g.ow; ++j) {
+      const AvgWindow w = pool_window(g, i, j, count_include_pad);
+      if (w.y0 >= w.y1 || w.x0 >= w.x1) continue;
+      const T share = dy[i * g.ow + j] / static_cast<T>(w.divisor);
+      for (index_t yy = w.y0; yy < w.y1; ++yy)
+        for (index_t xx = w.x0; xx < w.x1; ++xx) dx[yy * g.w + xx] += share;
+    }
+}
+
+// AdaptiveAvgPool2d's bins, as torch's: output i of `out` over `in` averages [floor(i in / out),
+// ceil((i + 1) in / out)); neighbouring bins overlap when out does not divide in.
+constexpr index_t adaptive_start(index_t i, index_t in, index_t out) { return i * in / out; }
+constexpr index_t adaptive_end(index_t i, index_t in, index_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// One plane of H x W into OH x OW (g.oh, g.ow; stride, kernel and padding unused).
+template <class T>
+void adaptive_avgpool_plane(const T* x, T* y, const PoolGeometry& g) {
+  for (index_t i = 0; i < g.oh; ++i) {
+    const index_t y0 = adaptive_start(i, g.h, g.oh), y1 = adaptive_end(i, g.h, g.oh);
+    for (index_t j = 0; j < g.ow; ++j) {
+      const index_t x0 = adaptive_start(j, g.w, g.ow), x1 = adaptive_end(j, g.w, g.ow);
+      T sum = 0;
+      for (index_t yy = y0; yy < y1; ++yy)
+        for (index_t xx = x0; xx < x1; ++xx) sum += x[yy * g.w + xx];
+      y[i * g.ow + j] = sum / static_cast<T>((y1 - y0) * (x1 - x0));
+    }
+  }
+}
+
+template <class T>
+void adaptive_avgpool_plane_backward(const T* dy, T* dx, const PoolGeometry& g) {
+  std::fill_n(dx, g.h * g.w, T(0));
+  for (index_t i = 0; i < g.oh; ++i) {
+    const index_t y0 = adaptive_start(i, g.h, g.oh), y1 = adaptive_end(i, g.h, g.oh);
+    for (index_t j = 0; j < g.ow; ++j) {
+      const index_t x0 = adaptive_start(j, g.w, g.ow), x1 = adaptive_end(j, g.w, g.ow);
+      const T share = dy[i * g.ow + j] / static_cast<T>((y1 - y0) * (x1 - x0));
+      for (index_t yy = y0; yy < y1; ++yy)
+        for (index_t xx = x0; xx < x1; ++xx) dx[yy * g.w + xx] += share;
     }
   }
 }
