@@ -105,6 +105,12 @@ int main() {
                       nn::Flatten{},        nn::Linear{8 * 13 * 13, 32}, nn::BatchNorm1d{32}, nn::ReLU{},
                       nn::Dropout{0.5},     nn::Linear{32, 10}};
     ok &= allocates_nothing("Conv2d-BatchNorm2d-Dropout CNN", bn, ds, threads);
+    nn::Sequential toolbox{nn::Conv2d{1, 8, 3},          nn::GELU{},      nn::AvgPool2d{3, 2, 1, {.ceil_mode = true}},
+                           nn::LeakyReLU{},              nn::MaxPool2d{2, 2, 0, {.ceil_mode = true}},
+                           nn::AdaptiveAvgPool2d{{5, 4}}, nn::Flatten{},   nn::Linear{8 * 5 * 4, 32},
+                           nn::Sigmoid{},                nn::Linear{32, 16}, nn::Tanh{},
+                           nn::Linear{16, 10},           nn::LogSoftmax{}};
+    ok &= allocates_nothing("activations and poolings of the toolbox", toolbox, ds, threads);
   }
   // The counter itself works: a vector (operator new) and std::aligned_alloc (a Tensor's storage)
   // are both seen.
