@@ -42,21 +42,21 @@ TEST_CASE("MaxPool2d matches the naive loops on odd shapes, in floor and ceil mo
                         {{1, 2, 9, 9}, 3, 3, 0}, {{1, 2, 5, 5}, 2, 2, 1}, {{2, 1, 8, 7}, 3, {3, 2}, 1}};
   std::uint64_t seed = 40;
   for (const auto& c : cases)
-  for (const bool ceil_mode : {false, true}) {
-    INFO("x " << c.x << " kernel " << c.k << " stride " << c.s << " padding " << c.p << " ceil_mode " << ceil_mode);
-    // Rounded to a few values, so windows hold ties.
-    auto x = random_tensor<double>(c.x, seed++);
-    for (index_t i = 0; i < x.numel(); ++i) x.data()[i] = std::round(x.data()[i]);
-    nn::MaxPool2d<double> pool(c.k, c.s, c.p, {.ceil_mode = ceil_mode});
-    const auto& y = pool.forward(x);
-    const auto dy = random_tensor<double>(y.shape(), seed++);
-    Tensor<double> dx_ref;
-    const auto y_ref = nn::reference::maxpool2d_forward(x, c.k, c.s, c.p, &dx_ref, &dy, ceil_mode);
-    REQUIRE(y.shape() == y_ref.shape());
-    CHECK((y.array() == y_ref.array()).all());
-    const auto& dx = pool.backward(dy);
-    CHECK((dx.array() - dx_ref.array()).abs().maxCoeff() < 1e-15);
-  }
+    for (const bool ceil_mode : {false, true}) {
+      INFO("x " << c.x << " kernel " << c.k << " stride " << c.s << " padding " << c.p << " ceil_mode " << ceil_mode);
+      // Rounded to a few values, so windows hold ties.
+      auto x = random_tensor<double>(c.x, seed++);
+      for (index_t i = 0; i < x.numel(); ++i) x.data()[i] = std::round(x.data()[i]);
+      nn::MaxPool2d<double> pool(c.k, c.s, c.p, {.ceil_mode = ceil_mode});
+      const auto& y = pool.forward(x);
+      const auto dy = random_tensor<double>(y.shape(), seed++);
+      Tensor<double> dx_ref;
+      const auto y_ref = nn::reference::maxpool2d_forward(x, c.k, c.s, c.p, &dx_ref, &dy, ceil_mode);
+      REQUIRE(y.shape() == y_ref.shape());
+      CHECK((y.array() == y_ref.array()).all());
+      const auto& dx = pool.backward(dy);
+      CHECK((dx.array() - dx_ref.array()).abs().maxCoeff() < 1e-15);
+    }
 }
 
 TEST_CASE("MaxPool2d's 2x2 kernels match the naive loops at every width, with ties and NaN", "[maxpool2d][reference]") {
