@@ -18,9 +18,12 @@
 #include "ember/nn/relu.hpp"
 #include "ember/nn/sequential.hpp"
 
+#include "ember/optim/adadelta.hpp"
 #include "ember/optim/adam.hpp"
 #include "ember/optim/optimizer.hpp"
+#include "ember/optim/lr_scheduler.hpp"
 #include "ember/optim/sgd.hpp"
+#include "ember/optim/step_lr.hpp"
 
 #include "ember/data/dataloader.hpp"
 #include "ember/data/dataset.hpp"
