@@ -20,7 +20,9 @@
 
 #include "ember/optim/adadelta.hpp"
 #include "ember/optim/adam.hpp"
+#include "ember/optim/adamw.hpp"
 #include "ember/optim/optimizer.hpp"
+#include "ember/optim/rmsprop.hpp"
 #include "ember/optim/lr_scheduler.hpp"
 #include "ember/optim/sgd.hpp"
 #include "ember/optim/step_lr.hpp"

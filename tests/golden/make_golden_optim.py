@@ -49,6 +49,43 @@ torch's Adadelta: g = g + weight_decay * p; v = rho*v + (1-rho)*g*g;
     ])
 
 
+def case_adamw():
+    optimizer_file("adamw.txt", 13, torch.optim.AdamW, """
+defaults unless listed: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False
+torch's AdamW (decoupled weight decay), step t = 1, 2, ...:
+  p = p * (1 - lr * weight_decay); m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g
+  (amsgrad: vmax = max(vmax, v), use vmax instead of v below)
+  denom = sqrt(v) / sqrt(1 - b2^t) + eps;  p += (-lr / (1 - b1^t)) * m / denom
+""", [
+        ("default", dict(), ""),
+        ("lr", dict(lr=0.1), ""),
+        ("betas", dict(lr=0.01, betas=(0.8, 0.9)), ""),
+        ("eps", dict(lr=0.01, eps=1e-3), ""),
+        ("weight_decay", dict(lr=0.01, weight_decay=0.5), ""),
+        ("no_decay", dict(lr=0.01, weight_decay=0), ""),
+        ("amsgrad", dict(lr=0.01, amsgrad=True), ""),
+        ("all", dict(lr=0.02, betas=(0.85, 0.95), eps=1e-6, weight_decay=0.3, amsgrad=True), ""),
+    ])
+
+
+def case_rmsprop():
+    optimizer_file("rmsprop.txt", 14, torch.optim.RMSprop, """
+defaults unless listed: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False
+torch's RMSprop: g = g + weight_decay * p; v = alpha*v + (1-alpha)*g*g;
+  centered: a = alpha*a + (1-alpha)*g, avg = sqrt(v - a*a) + eps; else avg = sqrt(v) + eps
+  momentum > 0: b = momentum*b + g/avg, p -= lr * b; else p -= lr * g / avg
+""", [
+        ("default", dict(), ""),
+        ("lr", dict(lr=0.1), ""),
+        ("alpha", dict(alpha=0.9), ""),
+        ("eps", dict(eps=1e-2), ""),
+        ("weight_decay", dict(weight_decay=0.1), ""),
+        ("momentum", dict(momentum=0.9), ""),
+        ("centered", dict(centered=True), ""),
+        ("all", dict(lr=0.02, alpha=0.8, eps=1e-4, weight_decay=0.05, momentum=0.7, centered=True), ""),
+    ])
+
+
 class Sequences:
     def __init__(self, filename, description):
         self.filename = filename
@@ -119,7 +156,7 @@ per run: p = Parameter(zeros(2)); optimizer on [p]; schedule on it; then `steps`
 def main(only=()):
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
-    names = only or ["adadelta", "schedules"]
+    names = only or ["adadelta", "adamw", "rmsprop", "schedules"]
     for name in names:
         globals()["case_" + name]()
 
