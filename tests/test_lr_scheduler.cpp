@@ -51,7 +51,7 @@ struct Fixture {
 // The schedule's rates after construction and after each step, against torch's, bit for bit
 // (both are doubles computed by the same recurrence).
 template <class Schedule>
-void check_rates(Schedule& schedule, const std::string& name) {
+void check_rates(Schedule& schedule, const std::string& name, bool with_momentum = false) {
   INFO("sequence " << name);
   const auto& want = sequence(name + ".lr");
   CHECK(schedule.last_epoch() == 0);
@@ -64,6 +64,7 @@ void check_rates(Schedule& schedule, const std::string& name) {
     CHECK(schedule.get_last_lr() == want[k]);
     CHECK(schedule.optimizer().lr() == want[k]);
     CHECK(schedule.last_epoch() == static_cast<std::int64_t>(k));
+    if (with_momentum) CHECK(schedule.optimizer().momentum() == sequence(name + ".momentum")[k]);
   }
 }
 }  // namespace
@@ -90,10 +91,92 @@ TEST_CASE("StepLR follows torch 1.13 lr_scheduler.StepLR", "[lr_scheduler][golde
   }
 }
 
-TEST_CASE("StepLR rejects bad options", "[lr_scheduler]") {
+
+TEST_CASE("CosineAnnealingLR follows torch 1.13 lr_scheduler.CosineAnnealingLR", "[lr_scheduler][golden]") {
+  // Rates computed with torch 1.13 optim.lr_scheduler.CosineAnnealingLR (tests/golden/schedules.txt).
+  Fixture f;
+  SECTION("T_max 10, down and up again") {
+    optim::SGD optimizer(f.params, {.lr = 0.1});
+    optim::CosineAnnealingLR schedule(optimizer, 10);
+    check_rates(schedule, "cos.default");
+  }
+  SECTION("T_max 7, eta_min 1e-4, three half-periods") {
+    optim::Adam optimizer(f.params, {.lr = 0.01});
+    optim::CosineAnnealingLR schedule(optimizer, 7, 1e-4);
+    check_rates(schedule, "cos.eta_min");
+  }
+  SECTION("torch's recursive rates are not the closed form's") {
+    // Why next_lr uses the recurrence: the closed form (computed with Python's math in the
+    // golden script) differs from torch's rates in the last bits at several epochs.
+    const auto& recursive = sequence("cos.eta_min.lr");
+    const auto& closed = sequence("cos.eta_min.closed");
+    REQUIRE(recursive.size() == closed.size());
+    int differ = 0;
+    for (std::size_t k = 0; k < closed.size(); ++k) {
+      differ += recursive[k] != closed[k];
+      CHECK(std::abs(recursive[k] - closed[k]) < 1e-15);
+    }
+    CHECK(differ > 3);
+  }
+}
+
+TEST_CASE("OneCycleLR follows torch 1.13 lr_scheduler.OneCycleLR, momentum included", "[lr_scheduler][golden]") {
+  // Rates and momenta computed with torch 1.13 optim.lr_scheduler.OneCycleLR (tests/golden/schedules.txt).
+  Fixture f;
+  SECTION("SGD's momentum, cos") {
+    optim::SGD optimizer(f.params, {.lr = 0.1, .momentum = 0.9});
+    optim::OneCycleLR schedule(optimizer, 0.5, 20);
+    check_rates(schedule, "onecycle.sgd", true);
+    CHECK_THROWS_WITH(schedule.step(), Catch::Contains("OneCycleLR: tried to step 22 times; the specified number of total steps is 20"));
+    CHECK(schedule.last_epoch() == 20);  // the failed step changed nothing
+    CHECK(optimizer.lr() == sequence("onecycle.sgd.lr").back());
+  }
+  SECTION("Adam's beta1, cos") {
+    optim::Adam optimizer(f.params, {.lr = 1e-3});
+    optim::OneCycleLR schedule(optimizer, 0.01, 25);
+    check_rates(schedule, "onecycle.adam", true);
+    CHECK(optimizer.options().betas.second == 0.999);
+  }
+  SECTION("AdamW's beta1, linear") {
+    optim::AdamW optimizer(f.params);
+    optim::OneCycleLR schedule(optimizer, 0.02, 17,
+                               {.pct_start = 0.4, .anneal_strategy = optim::Anneal::linear, .base_momentum = 0.8, .max_momentum = 0.9});
+    check_rates(schedule, "onecycle.linear", true);
+  }
+  SECTION("three phases") {
+    optim::SGD optimizer(f.params, {.lr = 0.1, .momentum = 0.9});
+    optim::OneCycleLR schedule(optimizer, 1.0, 30, {.pct_start = 0.25, .three_phase = true});
+    check_rates(schedule, "onecycle.three_phase", true);
+  }
+  SECTION("RMSprop's momentum, three phases, linear, div factors") {
+    optim::RMSprop optimizer(f.params, {.momentum = 0.5});
+    optim::OneCycleLR schedule(optimizer, 0.05, 23,
+                               {.anneal_strategy = optim::Anneal::linear, .div_factor = 10, .final_div_factor = 100, .three_phase = true});
+    check_rates(schedule, "onecycle.three_linear", true);
+  }
+  SECTION("Adadelta without cycle_momentum") {
+    optim::Adadelta optimizer(f.params);
+    optim::OneCycleLR schedule(optimizer, 2.0, 10, {.pct_start = 0.5, .cycle_momentum = false});
+    check_rates(schedule, "onecycle.no_momentum");
+  }
+}
+
+TEST_CASE("Schedules reject bad options", "[lr_scheduler]") {
   Fixture f;
   optim::SGD optimizer(f.params, {.lr = 0.1});
+  optim::Adadelta adadelta(f.params);
   CHECK_THROWS_WITH(optim::StepLR(optimizer, 0), Catch::Contains("StepLR: invalid step_size 0"));
   CHECK_THROWS_WITH(optim::StepLR(optimizer, 2, -0.5), Catch::Contains("StepLR: invalid gamma -0.5"));
+  CHECK_THROWS_WITH(optim::CosineAnnealingLR(optimizer, 0), Catch::Contains("CosineAnnealingLR: invalid T_max 0"));
+  CHECK_THROWS_WITH(optim::CosineAnnealingLR(optimizer, 5, -1.0), Catch::Contains("invalid eta_min -1"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(optimizer, 0.1, 0), Catch::Contains("OneCycleLR: invalid total_steps 0"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(optimizer, 0.1, 10, {.pct_start = 1.5}), Catch::Contains("invalid pct_start 1.5"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(optimizer, 0.1, 10, {.div_factor = 0}), Catch::Contains("invalid div_factor 0"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(optimizer, -0.1, 10), Catch::Contains("invalid max_lr -0.1"));
+  // As torch: cycle_momentum needs an optimizer with momentum or betas.
+  CHECK_THROWS_WITH(optim::OneCycleLR(adadelta, 0.1, 10), Catch::Contains("OneCycleLR: the optimizer (Adadelta) has no momentum"));
+  // torch divides by zero when a phase has no steps (pct_start * total_steps == 1).
+  CHECK_THROWS_WITH(optim::OneCycleLR(optimizer, 0.1, 10, {.pct_start = 0.1}), Catch::Contains("phase 1 of the schedule has no steps"));
   CHECK(optimizer.lr() == 0.1);
+  CHECK(optimizer.options().momentum == 0);  // failed constructions changed nothing
 }

@@ -21,9 +21,11 @@
 #include "ember/optim/adadelta.hpp"
 #include "ember/optim/adam.hpp"
 #include "ember/optim/adamw.hpp"
+#include "ember/optim/cosine_annealing_lr.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/optim/rmsprop.hpp"
 #include "ember/optim/lr_scheduler.hpp"
+#include "ember/optim/one_cycle_lr.hpp"
 #include "ember/optim/sgd.hpp"
 #include "ember/optim/step_lr.hpp"
 

@@ -150,6 +150,40 @@ per run: p = Parameter(zeros(2)); optimizer on [p]; schedule on it; then `steps`
                  lambda p: Adadelta(p, lr=1.0), lambda o: L.StepLR(o, 1, gamma=0.7), 14)
     run_schedule(s, "step.gamma", "Adam(lr=0.01), StepLR(step_size=4, gamma=0.5)",
                  lambda p: Adam(p, lr=0.01), lambda o: L.StepLR(o, 4, gamma=0.5), 13)
+    run_schedule(s, "cos.default", "SGD(lr=0.1), CosineAnnealingLR(T_max=10): down and up again",
+                 lambda p: SGD(p, lr=0.1), lambda o: L.CosineAnnealingLR(o, 10), 20)
+    run_schedule(s, "cos.eta_min", "Adam(lr=0.01), CosineAnnealingLR(T_max=7, eta_min=1e-4): three half-periods",
+                 lambda p: Adam(p, lr=0.01), lambda o: L.CosineAnnealingLR(o, 7, eta_min=1e-4), 21)
+    closed = [1e-4 + (0.01 - 1e-4) * (1 + math.cos(math.pi * e / 7)) / 2 for e in range(22)]
+    s.comment("cos.eta_min.closed: the closed form eta_min + (base_lr - eta_min) * (1 + cos(pi e / T_max)) / 2")
+    s.sequence("cos.eta_min.closed", closed)
+    AdamW, RMSprop = torch.optim.AdamW, torch.optim.RMSprop
+    run_schedule(s, "onecycle.sgd", "SGD(lr=0.1, momentum=0.9), OneCycleLR(max_lr=0.5, total_steps=20)",
+                 lambda p: SGD(p, lr=0.1, momentum=0.9), lambda o: L.OneCycleLR(o, 0.5, total_steps=20), 20,
+                 momentum="momentum")
+    run_schedule(s, "onecycle.adam", "Adam(lr=1e-3), OneCycleLR(max_lr=0.01, total_steps=25)",
+                 lambda p: Adam(p, lr=1e-3), lambda o: L.OneCycleLR(o, 0.01, total_steps=25), 25, momentum="beta1")
+    run_schedule(s, "onecycle.linear",
+                 "AdamW(), OneCycleLR(max_lr=0.02, total_steps=17, pct_start=0.4, anneal_strategy='linear', "
+                 "base_momentum=0.8, max_momentum=0.9)",
+                 lambda p: AdamW(p), lambda o: L.OneCycleLR(o, 0.02, total_steps=17, pct_start=0.4,
+                                                            anneal_strategy="linear", base_momentum=0.8,
+                                                            max_momentum=0.9), 17, momentum="beta1")
+    run_schedule(s, "onecycle.three_phase",
+                 "SGD(lr=0.1, momentum=0.9), OneCycleLR(max_lr=1.0, total_steps=30, pct_start=0.25, three_phase=True)",
+                 lambda p: SGD(p, lr=0.1, momentum=0.9),
+                 lambda o: L.OneCycleLR(o, 1.0, total_steps=30, pct_start=0.25, three_phase=True), 30,
+                 momentum="momentum")
+    run_schedule(s, "onecycle.three_linear",
+                 "RMSprop(momentum=0.5), OneCycleLR(max_lr=0.05, total_steps=23, three_phase=True, "
+                 "anneal_strategy='linear', div_factor=10, final_div_factor=100)",
+                 lambda p: RMSprop(p, momentum=0.5),
+                 lambda o: L.OneCycleLR(o, 0.05, total_steps=23, three_phase=True, anneal_strategy="linear",
+                                        div_factor=10.0, final_div_factor=100.0), 23, momentum="momentum")
+    run_schedule(s, "onecycle.no_momentum",
+                 "Adadelta(), OneCycleLR(max_lr=2.0, total_steps=10, pct_start=0.5, cycle_momentum=False)",
+                 lambda p: Adadelta(p), lambda o: L.OneCycleLR(o, 2.0, total_steps=10, pct_start=0.5,
+                                                               cycle_momentum=False), 10)
     s.save()
 
 

@@ -45,9 +45,10 @@ class LRScheduler {
   void step() {
     ember::detail::check(last_epoch_ + 1 < max_step_count, kind_, ": the epoch count ", last_epoch_, " reached its limit");
     const double lr = next_lr(last_epoch_ + 1);
+    ember::detail::check(std::isfinite(lr), kind_, ": the rate of epoch ", last_epoch_ + 1, " is ", lr);
     ++last_epoch_;
-    optimizer_.set_lr(lr);
-    last_lr_ = optimizer_.lr();
+    optimizer_.lr_ref() = lr;  // not set_lr: a schedule may extrapolate below 0 as torch's (OneCycleLR, linear)
+    last_lr_ = lr;
   }
   // The rate the last step() set (torch's get_last_lr()[0]: one parameter group).
   double get_last_lr() const { return last_lr_; }
@@ -69,8 +70,9 @@ class LRScheduler {
   virtual std::string options_problem() const {
     if (last_epoch_ < -1 || last_epoch_ >= max_step_count)  // -1: before the first step
       return ember::detail::concat("invalid last_epoch ", last_epoch_, " (must be in [-1, 2^53))");
-    for (double lr : {base_lr_, last_lr_})
-      if (!std::isfinite(lr) || lr < 0) return ember::detail::concat("invalid learning rate ", lr, " (must be finite and >= 0)");
+    if (!std::isfinite(base_lr_) || base_lr_ < 0)
+      return ember::detail::concat("invalid base learning rate ", base_lr_, " (must be finite and >= 0)");
+    if (!std::isfinite(last_lr_)) return ember::detail::concat("invalid last learning rate ", last_lr_, " (must be finite)");
     return {};
   }
 
@@ -86,6 +88,12 @@ class LRScheduler {
     step();
   }
   double& base_lr_ref() { return base_lr_; }
+  // Writes the optimizer's momentum (or beta1) unchecked, as torch's schedules write the group's.
+  void write_momentum(double m) {
+    double* ref = optimizer_.momentum_ref();
+    ember::detail::check(ref != nullptr, kind_, ": the optimizer (", optimizer_.kind(), ") has no momentum or beta1");
+    *ref = m;
+  }
 
  private:
 

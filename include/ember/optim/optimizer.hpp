@@ -18,6 +18,9 @@
 
 namespace ember::optim {
 
+template <class T>
+class LRScheduler;
+
 // What Optimizer::visit_state yields.
 template <class T>
 class OptimizerStateVisitor {
@@ -95,6 +98,7 @@ class Optimizer {
   virtual std::string options_problem() const = 0;
 
  protected:
+  friend class LRScheduler<T>;  // sets the rate it computes, as torch's schedules write group['lr']
   virtual double& lr_ref() = 0;
   // The option set_momentum changes, nullptr when there is none.
   virtual double* momentum_ref() { return nullptr; }
