@@ -17,6 +17,7 @@
 #include "ember/nn/parameters.hpp"
 #include "ember/nn/relu.hpp"
 #include "ember/nn/sequential.hpp"
+#include "ember/nn/utils.hpp"
 
 #include "ember/optim/adadelta.hpp"
 #include "ember/optim/adam.hpp"
