@@ -6,12 +6,15 @@
 //   p = p - lr * delta
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "ember/detail/eigen.hpp"
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -45,23 +48,13 @@ class Adadelta final : public Optimizer<T> {
     ember::detail::check(step_ < max_step_count, "Adadelta: the step count ", step_, " reached its limit");
     ++step_;
     // Scalars rounded to T as torch's kernels round them; -lr as add_(delta, alpha=-lr).
-    const T rho = static_cast<T>(options_.rho), one_minus_rho = static_cast<T>(1 - options_.rho);
-    const T eps = static_cast<T>(options_.eps), wd = static_cast<T>(options_.weight_decay);
-    const T neg_lr = static_cast<T>(-options_.lr);
+    const Constants c{static_cast<T>(options_.rho), static_cast<T>(1 - options_.rho), static_cast<T>(options_.eps),
+                      static_cast<T>(options_.weight_decay), static_cast<T>(-options_.lr)};
     const auto& params = this->params();
     for (std::size_t k = 0; k < params.size(); ++k) {
-      T* p = params[k]->value.data();
-      const T* grad = std::as_const(params[k]->grad).data();
-      T* v = square_avg_[k].data();  // v, u: same shape as p
-      T* u = acc_delta_[k].data();
-      const index_t n = params[k]->value.numel();
-      for (index_t i = 0; i < n; ++i) {
-        const T g = wd != T(0) ? grad[i] + wd * p[i] : grad[i];
-        v[i] = v[i] * rho + one_minus_rho * g * g;
-        const T delta = std::sqrt(u[i] + eps) / std::sqrt(v[i] + eps) * g;
-        u[i] = u[i] * rho + one_minus_rho * delta * delta;
-        p[i] += neg_lr * delta;
-      }
+      const Slot s{params[k]->value.data(), std::as_const(params[k]->grad).data(), square_avg_[k].data(),
+                   acc_delta_[k].data(), params[k]->value.numel()};
+      options_.weight_decay != 0 ? update<true>(s, c) : update<false>(s, c);
     }
   }
 
@@ -99,6 +92,44 @@ class Adadelta final : public Optimizer<T> {
 
  private:
   double& lr_ref() override { return options_.lr; }
+
+  struct Constants {
+    T rho, one_minus_rho, eps, weight_decay, neg_lr;
+  };
+  struct Slot {
+    T* p;
+    const T* grad;
+    T* v;  // square_avg, as p
+    T* u;  // acc_delta, as p
+    index_t n;
+  };
+
+  // As Adam's: L1-sized chunks of Eigen array expressions (which vectorise the square roots),
+  // element-wise, so the result does not depend on the number of threads.
+  template <bool Decay>
+  static void update(const Slot& s, const Constants& c) {
+    using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    constexpr index_t chunk = 2048;
+    const index_t chunks = (s.n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
+    for (index_t k = 0; k < chunks; ++k) {
+      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+      Map p(s.p + first, len), v(s.v + first, len), u(s.u + first, len);
+      ConstMap grad(s.grad + first, len);
+      T buffer[chunk];  // delta of this chunk
+      Map delta(buffer, len);
+      if constexpr (Decay) {
+        v = v * c.rho + c.one_minus_rho * (grad + c.weight_decay * p) * (grad + c.weight_decay * p);
+        delta = (u + c.eps).sqrt() / (v + c.eps).sqrt() * (grad + c.weight_decay * p);
+      } else {
+        v = v * c.rho + c.one_minus_rho * grad * grad;
+        delta = (u + c.eps).sqrt() / (v + c.eps).sqrt() * grad;
+      }
+      u = u * c.rho + c.one_minus_rho * delta * delta;
+      p += c.neg_lr * delta;
+    }
+  }
 
   AdadeltaOptions options_;
   std::vector<Tensor<T>> square_avg_, acc_delta_;

@@ -7,12 +7,15 @@
 //   p = p - lr * g / avg                                     (otherwise)
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "ember/detail/eigen.hpp"
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
@@ -48,37 +51,18 @@ class RMSprop final : public Optimizer<T> {
     ember::detail::check(step_ < max_step_count, "RMSprop: the step count ", step_, " reached its limit");
     ++step_;
     // Scalars rounded to T as torch's kernels round them.
-    const T alpha = static_cast<T>(options_.alpha), one_minus_alpha = static_cast<T>(1 - options_.alpha);
-    const T eps = static_cast<T>(options_.eps), wd = static_cast<T>(options_.weight_decay);
-    const T momentum = static_cast<T>(options_.momentum), neg_lr = static_cast<T>(-options_.lr);
+    const Constants c{static_cast<T>(options_.alpha), static_cast<T>(1 - options_.alpha), static_cast<T>(options_.eps),
+                      static_cast<T>(options_.weight_decay), static_cast<T>(options_.momentum),
+                      static_cast<T>(-options_.lr)};
     const bool use_momentum = options_.momentum > 0;
     const auto& params = this->params();
     for (std::size_t k = 0; k < params.size(); ++k) {
-      T* p = params[k]->value.data();
-      const T* grad = std::as_const(params[k]->grad).data();
-      const index_t n = params[k]->value.numel();
-      T* v = square_avg_[k].data();  // v, a, b: same shape as p
-      T* a = grad_avg_[k].data();
       // Zeros from the first step with momentum on (torch makes them at the first step).
       if (use_momentum && momentum_buffer_[k].empty()) momentum_buffer_[k] = Tensor<T>(params[k]->value.shape());
-      T* b = use_momentum ? momentum_buffer_[k].data() : nullptr;
-      for (index_t i = 0; i < n; ++i) {
-        const T g = wd != T(0) ? grad[i] + wd * p[i] : grad[i];
-        v[i] = v[i] * alpha + one_minus_alpha * g * g;
-        T avg;
-        if (options_.centered) {
-          a[i] = a[i] * alpha + one_minus_alpha * g;
-          avg = std::sqrt(v[i] + T(-1) * a[i] * a[i]) + eps;
-        } else {
-          avg = std::sqrt(v[i]) + eps;
-        }
-        if (use_momentum) {
-          b[i] = b[i] * momentum + g / avg;
-          p[i] += neg_lr * b[i];
-        } else {
-          p[i] += neg_lr * g / avg;
-        }
-      }
+      const Slot s{params[k]->value.data(), std::as_const(params[k]->grad).data(), square_avg_[k].data(),
+                   grad_avg_[k].data(), use_momentum ? momentum_buffer_[k].data() : nullptr, params[k]->value.numel()};
+      if (options_.centered) use_momentum ? update<true, true>(s, c) : update<true, false>(s, c);
+      else use_momentum ? update<false, true>(s, c) : update<false, false>(s, c);
     }
   }
 
@@ -123,6 +107,53 @@ class RMSprop final : public Optimizer<T> {
  private:
   double& lr_ref() override { return options_.lr; }
   double* momentum_ref() override { return &options_.momentum; }
+
+  struct Constants {
+    T alpha, one_minus_alpha, eps, weight_decay, momentum, neg_lr;
+  };
+  struct Slot {
+    T* p;
+    const T* grad;
+    T* v;  // square_avg, as p
+    T* a;  // grad_avg (centered), as p
+    T* b;  // momentum_buffer (momentum > 0), as p
+    index_t n;
+  };
+
+  // As Adam's: L1-sized chunks of Eigen array expressions (which vectorise the square roots),
+  // element-wise, so the result does not depend on the number of threads.
+  template <bool Centered, bool Momentum>
+  static void update(const Slot& s, const Constants& c) {
+    using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    constexpr index_t chunk = 2048;
+    const index_t chunks = (s.n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
+    for (index_t k = 0; k < chunks; ++k) {
+      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+      Map p(s.p + first, len), v(s.v + first, len);
+      ConstMap grad(s.grad + first, len);
+      T g_buffer[chunk], avg_buffer[chunk];  // g (with weight decay) and avg of this chunk
+      Map g(g_buffer, len), avg(avg_buffer, len);
+      if (c.weight_decay != T(0)) g = grad + c.weight_decay * p;
+      else g = grad;
+      v = v * c.alpha + c.one_minus_alpha * g * g;
+      if constexpr (Centered) {
+        Map a(s.a + first, len);
+        a = a * c.alpha + c.one_minus_alpha * g;
+        avg = (v + T(-1) * a * a).sqrt() + c.eps;
+      } else {
+        avg = v.sqrt() + c.eps;
+      }
+      if constexpr (Momentum) {
+        Map b(s.b + first, len);
+        b = b * c.momentum + g / avg;
+        p += c.neg_lr * b;
+      } else {
+        p += c.neg_lr * g / avg;
+      }
+    }
+  }
 
   RMSpropOptions options_;
   std::vector<Tensor<T>> square_avg_, momentum_buffer_, grad_avg_;
