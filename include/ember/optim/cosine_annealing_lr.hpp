@@ -35,7 +35,7 @@ class CosineAnnealingLR final : public LRScheduler<T> {
     v.scalar("eta_min", eta_min_);
   }
   std::string options_problem() const override {
-    if (T_max_ < 1) return ember::detail::concat("invalid T_max ", T_max_, " (must be >= 1)");
+    if (T_max_ < 1 || T_max_ >= max_step_count) return ember::detail::concat("invalid T_max ", T_max_, " (must be in [1, 2^53))");
     if (!std::isfinite(eta_min_) || eta_min_ < 0)
       return ember::detail::concat("invalid eta_min ", eta_min_, " (must be finite and >= 0)");
     return LRScheduler<T>::options_problem();

@@ -90,7 +90,8 @@ class OneCycleLR final : public LRScheduler<T> {
       if (std::isfinite(v) && v > 0) return {};
       return ember::detail::concat("invalid ", name, " ", v, " (must be finite and > 0)");
     };
-    if (total_steps_ < 1) return ember::detail::concat("invalid total_steps ", total_steps_, " (must be >= 1)");
+    if (total_steps_ < 1 || total_steps_ >= max_step_count)
+      return ember::detail::concat("invalid total_steps ", total_steps_, " (must be in [1, 2^53))");
     if (!(o.pct_start >= 0 && o.pct_start <= 1))
       return ember::detail::concat("invalid pct_start ", o.pct_start, " (must be in [0, 1])");
     if (o.anneal_strategy != Anneal::cos && o.anneal_strategy != Anneal::linear)
