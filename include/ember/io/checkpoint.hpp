@@ -298,9 +298,9 @@ void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoa
   optimizer.visit_state(saver);
   if (schedule) {
     metadata["ember.schedule"] = schedule->kind();
-    typename detail::ScheduleState::Staged unused;
-    detail::ScheduleState saver(detail::ScheduleState::What::save, &metadata, nullptr, unused);
-    schedule->visit_state(saver);
+    detail::ScheduleState::Staged unused;
+    detail::ScheduleState schedule_saver(detail::ScheduleState::What::save, &metadata, nullptr, unused);
+    schedule->visit_state(schedule_saver);
   }
   for (const auto& [name, g] : state.generators) metadata["ember.generator." + name] = g->state();
   const auto& order = loader.order();  // index_t is std::int64_t: written as it is
@@ -388,7 +388,7 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
     }
   }
   // The schedule's state, staged.
-  typename detail::ScheduleState::Staged schedule_staged;
+  detail::ScheduleState::Staged schedule_staged;
   if (schedule) {
     const auto it = file.metadata.find("ember.schedule");
     if (it == file.metadata.end()) {
