@@ -91,6 +91,50 @@ bool allocates_nothing(const char* name, Model& model, const data::ImageDataset&
   return count == 0;
 }
 
+// The other optimizers, with a schedule stepped and the gradients clipped every step (a wrapper
+// whose step() does all three, so train_steps runs it).
+template <class Optimizer, class Schedule>
+struct Scheduled {
+  Optimizer& optimizer;
+  Schedule& schedule;
+  void zero_grad() { optimizer.zero_grad(); }
+  void step() {
+    nn::utils::clip_grad_norm_(optimizer.params(), 1.0);
+    optimizer.step();
+    schedule.step();
+  }
+};
+template <class Optimizer, class Schedule>
+bool optimizer_allocates_nothing(const char* name, Optimizer& optimizer, Schedule& schedule, nn::Sequential<float>& model,
+                                 const data::ImageDataset& ds) {
+  data::DataLoader loader(ds, {.batch_size = 64, .shuffle = true, .seed = 0});
+  Scheduled<Optimizer, Schedule> s{optimizer, schedule};
+  test::train_steps(model, s, loader, -1);
+  const long before = allocations.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  test::train_steps(model, s, loader, -1);
+  Eigen::internal::set_is_malloc_allowed(true);
+  const long count = allocations.load() - before;
+  std::printf("%s seed MLP, %s: %ld allocations in the steps of an epoch\n", count ? "FAIL" : "ok  ", name, count);
+  return count == 0;
+}
+
+bool optimizers_allocate_nothing(const data::ImageDataset& ds) {
+  set_num_threads(1);
+  bool ok = true;
+  auto mlp = test::make_seed_mlp();
+  optim::AdamW adamw(mlp.parameters(), {.amsgrad = true});
+  optim::OneCycleLR one_cycle(adamw, 1e-3, 100);
+  ok &= optimizer_allocates_nothing("AdamW + OneCycleLR + clip_grad_norm_", adamw, one_cycle, mlp, ds);
+  optim::RMSprop rmsprop(mlp.parameters(), {.momentum = 0.9, .centered = true});
+  optim::CosineAnnealingLR cosine(rmsprop, 5);
+  ok &= optimizer_allocates_nothing("RMSprop + CosineAnnealingLR + clip_grad_norm_", rmsprop, cosine, mlp, ds);
+  optim::Adadelta adadelta(mlp.parameters());
+  optim::StepLR step_lr(adadelta, 3, 0.7);
+  ok &= optimizer_allocates_nothing("Adadelta + StepLR + clip_grad_norm_", adadelta, step_lr, mlp, ds);
+  return ok;
+}
+
 int main() {
   const auto ds = test::fake_mnist(64 * 5 + 17);  // 5 full batches and a partial one
   bool ok = true;
@@ -112,6 +156,7 @@ int main() {
                            nn::Linear{16, 10},           nn::LogSoftmax{}};
     ok &= allocates_nothing("activations and poolings of the toolbox", toolbox, ds, threads);
   }
+  ok &= optimizers_allocate_nothing(ds);
   // The counter itself works: a vector (operator new) and std::aligned_alloc (a Tensor's storage)
   // are both seen.
   const long before = allocations.load();

@@ -281,3 +281,168 @@ TEST_CASE("a checkpoint of a zero-element parameter with Adam loads back", "[io]
   CHECK(io::load_checkpoint(model, other, loader, dir.file("c")) == 1);
   CHECK(other.exp_avg()[1](0) == adam.exp_avg()[1](0));
 }
+
+TEST_CASE("a run resumed from a checkpoint continues bit for bit (AdamW, RMSprop, Adadelta)", "[io][checkpoint]") {
+  // The checkpoint code knows no optimizer by name: visit_state carries each one's state.
+  SECTION("AdamW with amsgrad") {
+    check_resume([](auto& m) { return optim::AdamW(m.parameters(), {.lr = 1e-2, .weight_decay = 0.1, .amsgrad = true}); });
+  }
+  SECTION("RMSprop centered with momentum") {
+    check_resume([](auto& m) {
+      return optim::RMSprop(m.parameters(), {.lr = 1e-3, .weight_decay = 1e-3, .momentum = 0.9, .centered = true});
+    });
+  }
+  SECTION("RMSprop plain") { check_resume([](auto& m) { return optim::RMSprop(m.parameters()); }); }
+  SECTION("Adadelta") { check_resume([](auto& m) { return optim::Adadelta(m.parameters(), {.weight_decay = 1e-3}); }); }
+}
+
+TEST_CASE("load_checkpoint restores RMSprop's and Adadelta's options and refuses a centered mismatch", "[io][checkpoint]") {
+  test::TempDir dir;
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true});
+  optim::RMSprop rmsprop(model.parameters(), {.lr = 0.003, .alpha = 0.9, .eps = 1e-6, .momentum = 0.5, .centered = true});
+  const auto step = train_epochs(model, rmsprop, loader, 1, 0);
+  io::save_checkpoint(model, rmsprop, loader, step, dir.file("r"));
+  optim::RMSprop same(model.parameters(), {.centered = true});
+  CHECK(io::load_checkpoint(model, same, loader, dir.file("r")) == 7);
+  CHECK(same.options().lr == 0.003);
+  CHECK(same.options().alpha == 0.9);
+  CHECK(same.options().eps == 1e-6);
+  CHECK(same.options().momentum == 0.5);
+  CHECK(same.step_count() == 7);
+  optim::RMSprop uncentered(model.parameters());
+  CHECK_THROWS_WITH(io::load_checkpoint(model, uncentered, loader, dir.file("r")),
+                    Catch::Contains("the checkpoint's optimizer has centered on, this one has it off"));
+  optim::Adadelta adadelta(model.parameters());
+  CHECK_THROWS_WITH(io::load_checkpoint(model, adadelta, loader, dir.file("r")),
+                    Catch::Contains("the checkpoint's optimizer is RMSprop, not Adadelta"));
+}
+
+namespace {
+// As train_epochs, with a schedule stepped after each optimizer step (per_batch) or epoch.
+template <class Model, class Optimizer, class Schedule>
+std::int64_t train_scheduled(Model& model, Optimizer& optimizer, Schedule& schedule, bool per_batch,
+                             data::DataLoader<float>& loader, int epochs, std::int64_t step) {
+  nn::CrossEntropyLoss criterion;
+  for (int e = 0; e < epochs; ++e) {
+    for (const auto& [images, labels] : loader) {
+      criterion.forward(model.forward(images), labels);
+      optimizer.zero_grad();
+      model.backward(criterion.backward());
+      nn::utils::clip_grad_norm_(model.parameters(), 0.5);
+      optimizer.step();
+      if (per_batch) schedule.step();
+      ++step;
+    }
+    if (!per_batch) schedule.step();
+  }
+  return step;
+}
+
+// 2 epochs, a checkpoint with the schedule, 2 more; then a fresh model, optimizer, schedule and
+// loader resumed from it run the same 2: weights, rate and momentum must be the same bits.
+template <class MakeOptimizer, class MakeSchedule>
+void check_resume_scheduled(MakeOptimizer make_optimizer, MakeSchedule make_schedule, bool per_batch) {
+  test::TempDir dir;
+  const auto path = dir.file("run.ckpt");
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  auto optimizer = make_optimizer(model);
+  auto schedule = make_schedule(optimizer);
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true, .seed = 3});
+  std::int64_t step = train_scheduled(model, optimizer, schedule, per_batch, loader, 2, 0);
+  io::save_checkpoint(model, optimizer, schedule, loader, step, path);
+  train_scheduled(model, optimizer, schedule, per_batch, loader, 2, step);
+
+  manual_seed(2);
+  auto resumed = toy_model();
+  auto resumed_optimizer = make_optimizer(resumed);
+  auto resumed_schedule = make_schedule(resumed_optimizer);
+  data::DataLoader resumed_loader(ds, {.batch_size = 8, .shuffle = true, .seed = 99});
+  train_scheduled(resumed, resumed_optimizer, resumed_schedule, per_batch, resumed_loader, 1, 0);
+  const auto loaded = io::load_checkpoint(resumed, resumed_optimizer, resumed_schedule, resumed_loader, path);
+  CHECK(loaded == 14);
+  CHECK(resumed_schedule.last_epoch() == (per_batch ? 14 : 2));
+  train_scheduled(resumed, resumed_optimizer, resumed_schedule, per_batch, resumed_loader, 2, loaded);
+  CHECK(weights_of(resumed) == weights_of(model));
+  CHECK(resumed_schedule.last_epoch() == schedule.last_epoch());
+  CHECK(resumed_schedule.get_last_lr() == schedule.get_last_lr());
+  CHECK(resumed_optimizer.lr() == optimizer.lr());
+  if (optimizer.has_momentum()) CHECK(resumed_optimizer.momentum() == optimizer.momentum());
+}
+}  // namespace
+
+TEST_CASE("a run with an LR schedule resumed from a checkpoint continues bit for bit", "[io][checkpoint][lr_scheduler]") {
+  SECTION("OneCycleLR over SGD's momentum, per batch, clipped gradients") {
+    check_resume_scheduled([](auto& m) { return optim::SGD(m.parameters(), {.lr = 0.05, .momentum = 0.9}); },
+                           [](auto& o) { return optim::OneCycleLR(o, 0.2, 28); }, true);
+  }
+  SECTION("OneCycleLR over AdamW's beta1, three phases, linear") {
+    check_resume_scheduled([](auto& m) { return optim::AdamW(m.parameters()); },
+                           [](auto& o) {
+                             return optim::OneCycleLR(o, 0.02, 28, {.anneal_strategy = optim::Anneal::linear, .three_phase = true});
+                           },
+                           true);
+  }
+  SECTION("StepLR over Adadelta, per epoch") {
+    check_resume_scheduled([](auto& m) { return optim::Adadelta(m.parameters()); },
+                           [](auto& o) { return optim::StepLR(o, 1, 0.7); }, false);
+  }
+  SECTION("CosineAnnealingLR over RMSprop, per batch") {
+    check_resume_scheduled([](auto& m) { return optim::RMSprop(m.parameters(), {.lr = 1e-3}); },
+                           [](auto& o) { return optim::CosineAnnealingLR(o, 10, 1e-5); }, true);
+  }
+}
+
+TEST_CASE("load_checkpoint with a schedule names a missing or different one and changes nothing", "[io][checkpoint][lr_scheduler]") {
+  test::TempDir dir;
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  data::DataLoader loader(ds, {.batch_size = 8});
+  optim::SGD sgd(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::StepLR step_lr(sgd, 2);
+  const auto step = train_epochs(model, sgd, loader, 1, 0);
+  step_lr.step();
+  step_lr.step();
+  io::save_checkpoint(model, sgd, loader, step, dir.file("plain"));
+  io::save_checkpoint(model, sgd, step_lr, loader, step, dir.file("step"));
+
+  optim::SGD other(model.parameters(), {.lr = 0.5, .momentum = 0.9});
+  optim::CosineAnnealingLR cosine(other, 10);
+  CHECK_THROWS_WITH(io::load_checkpoint(model, other, cosine, loader, dir.file("plain")),
+                    Catch::Contains("the checkpoint has no schedule, this run has a CosineAnnealingLR"));
+  CHECK_THROWS_WITH(io::load_checkpoint(model, other, cosine, loader, dir.file("step")),
+                    Catch::Contains("the checkpoint's schedule is StepLR, not CosineAnnealingLR"));
+  CHECK(other.lr() == 0.5);
+  CHECK(cosine.last_epoch() == 0);
+  optim::StepLR other_step(other, 5, 0.5);
+  CHECK(io::load_checkpoint(model, other, other_step, loader, dir.file("step")) == 7);
+  CHECK(other_step.last_epoch() == 2);
+  CHECK(other_step.step_size() == 2);
+  CHECK(other_step.gamma() == 0.1);
+  CHECK(other_step.get_last_lr() == step_lr.get_last_lr());
+  CHECK(other.lr() == sgd.lr());
+  // An invalid schedule state (step_size 0, same length in the header) is refused, and the
+  // optimizer's options staged with it are taken back.
+  std::string bytes = read_bytes(dir.file("step"));
+  const std::string good = "\"ember.schedule.step_size\":\"2\"";
+  const auto at = bytes.find(good);
+  REQUIRE(at != std::string::npos);
+  bytes.replace(at, good.size(), "\"ember.schedule.step_size\":\"0\"");
+  write_bytes(dir.file("bad"), bytes);
+  optim::SGD third(model.parameters(), {.lr = 0.25, .momentum = 0.9});
+  optim::StepLR third_step(third, 3);
+  CHECK_THROWS_WITH(io::load_checkpoint(model, third, third_step, loader, dir.file("bad")),
+                    Catch::Contains("the checkpoint's StepLR state is invalid: invalid step_size 0"));
+  CHECK(third.lr() == 0.25);
+  CHECK(third_step.step_size() == 3);
+  CHECK(third_step.last_epoch() == 0);
+  // A schedule of another optimizer is an error; the checkpoint's schedule is ignored without one.
+  CHECK_THROWS_WITH(io::save_checkpoint(model, sgd, other_step, loader, step, dir.file("x")),
+                    Catch::Contains("schedule is not the optimizer's"));
+  CHECK(io::load_checkpoint(model, other, loader, dir.file("step")) == 7);
+}

@@ -20,10 +20,18 @@
 #include "ember/nn/relu.hpp"
 #include "ember/nn/sequential.hpp"
 #include "ember/nn/softmax.hpp"
+#include "ember/nn/utils.hpp"
 
+#include "ember/optim/adadelta.hpp"
 #include "ember/optim/adam.hpp"
+#include "ember/optim/adamw.hpp"
+#include "ember/optim/cosine_annealing_lr.hpp"
 #include "ember/optim/optimizer.hpp"
+#include "ember/optim/lr_scheduler.hpp"
+#include "ember/optim/one_cycle_lr.hpp"
+#include "ember/optim/rmsprop.hpp"
 #include "ember/optim/sgd.hpp"
+#include "ember/optim/step_lr.hpp"
 
 #include "ember/data/dataloader.hpp"
 #include "ember/data/dataset.hpp"

@@ -9,10 +9,15 @@
 //     param_groups);
 //   - the model's generators (Dropout's) as "ember.generator.<name>" in the metadata;
 //   - the data loader's sample order ("loader.order") and its generator's state;
-//   - the training step, returned by load_checkpoint.
+//   - the training step, returned by load_checkpoint;
+//   - optionally an LR schedule's state through its visit_state, in the metadata: its kind under
+//     "ember.schedule" and "ember.schedule.<name>" (restored on load, as torch's
+//     scheduler.load_state_dict restores its __dict__).
 //
 //   io::save_checkpoint(model, optimizer, loader, step, "run.ckpt.safetensors");
 //   step = io::load_checkpoint(model, optimizer, loader, "run.ckpt.safetensors");
+//   io::save_checkpoint(model, optimizer, schedule, loader, step, path);   // with a schedule
+//   step = io::load_checkpoint(model, optimizer, schedule, loader, path);
 //
 // Saved between epochs, a run resumed from the checkpoint continues bit for bit as if it had not
 // stopped (same thread count). Saved in the middle of an epoch, the rest of that epoch is not
@@ -33,6 +38,7 @@
 #include "ember/io/safetensors.hpp"
 #include "ember/io/state_dict.hpp"
 #include "ember/nn/module.hpp"
+#include "ember/optim/lr_scheduler.hpp"
 #include "ember/optim/optimizer.hpp"
 
 namespace ember::io {
@@ -221,6 +227,50 @@ class OptimizerSwap final : public optim::OptimizerStateVisitor<T> {
   std::size_t tensor_ = 0, scalar_ = 0, count_ = 0, flag_ = 0;
 };
 
+// An LR schedule's state: written into the metadata under "ember.schedule.<name>", read back
+// into `Staged` (in visit order), and swapped with the schedule's (once to apply, once to undo).
+class ScheduleState final : public optim::ScheduleStateVisitor {
+ public:
+  struct Staged {
+    std::vector<double> scalars;
+    std::vector<std::int64_t> counts;
+    std::vector<char> flags;
+  };
+  enum class What { save, read, swap };
+  ScheduleState(What what, std::map<std::string, std::string>* out, Metadata* in, Staged& staged)
+      : what_(what), out_(out), in_(in), staged_(staged) {}
+  void scalar(std::string_view name, double& v) override {
+    if (what_ == What::save) (*out_)[key(name)] = number_text(v);
+    else if (what_ == What::read) staged_.scalars.push_back(in_->number<double>(key(name)));
+    else std::swap(v, staged_.scalars[scalar_++]);
+  }
+  void count(std::string_view name, std::int64_t& v) override {
+    if (what_ == What::save) (*out_)[key(name)] = number_text(v);
+    else if (what_ == What::read) staged_.counts.push_back(in_->number<std::int64_t>(key(name)));
+    else std::swap(v, staged_.counts[count_++]);
+  }
+  void flag(std::string_view name, bool& v) override {
+    if (what_ == What::save) {
+      (*out_)[key(name)] = v ? "true" : "false";
+    } else if (what_ == What::read) {
+      staged_.flags.push_back(in_->boolean(key(name)).value_or(v));
+    } else {
+      char& s = staged_.flags[flag_++];
+      const bool old = v;
+      v = s != 0;
+      s = old;
+    }
+  }
+  static std::string key(std::string_view name) { return "ember.schedule." + std::string(name); }
+
+ private:
+  What what_;
+  std::map<std::string, std::string>* out_;
+  Metadata* in_;
+  Staged& staged_;
+  std::size_t scalar_ = 0, count_ = 0, flag_ = 0;
+};
+
 // Checkpoint formats this version reads: 1 (parameters only) and 2 (adds buffers and generators).
 inline constexpr int checkpoint_version = 2;
 
@@ -228,12 +278,15 @@ inline constexpr int checkpoint_version = 2;
 
 // Writes the model (its state_dict), the optimizer's state and options, the loader's order and
 // generator, the model's generators (Dropout) and `step` to `path`, atomically.
+// With `schedule` (of this optimizer), its state too.
 template <class Model, class T, class L>
 void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoader<L>& loader, std::int64_t step,
-                     const std::filesystem::path& path) {
+                     const std::filesystem::path& path, optim::LRScheduler<T>* schedule = nullptr) {
   constexpr const char* who = "io::save_checkpoint";
   const auto state = detail::state_of(model);
   const auto names = detail::optimizer_names(optimizer.params(), state, who);
+  ember::detail::check(!schedule || &schedule->optimizer() == &optimizer, who, ": the ", schedule ? schedule->kind() : "",
+                       " schedule is not the optimizer's (it was made for another optimizer)");
 
   std::vector<detail::TensorView> tensors = detail::views_of(state);
   std::map<std::string, std::string> metadata = {{"format", "pt"},
@@ -243,6 +296,12 @@ void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoa
                                                  {"ember.loader.generator", loader.generator().state()}};
   detail::OptimizerSaver<T> saver(names, tensors, metadata);
   optimizer.visit_state(saver);
+  if (schedule) {
+    metadata["ember.schedule"] = schedule->kind();
+    detail::ScheduleState::Staged unused;
+    detail::ScheduleState schedule_saver(detail::ScheduleState::What::save, &metadata, nullptr, unused);
+    schedule->visit_state(schedule_saver);
+  }
   for (const auto& [name, g] : state.generators) metadata["ember.generator." + name] = g->state();
   const auto& order = loader.order();  // index_t is std::int64_t: written as it is
   tensors.push_back({"loader.order", "I64", {static_cast<std::int64_t>(order.size())}, order.data(),
@@ -255,9 +314,10 @@ void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoa
 // structural flags must match, its options must be valid, the loader's order must be a
 // permutation of its dataset's samples); on any problem nothing is changed and one ember::Error
 // lists them all.
+// With `schedule` (of this optimizer), its state too: the checkpoint must hold one of its kind.
 template <class Model, class T, class L>
 std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoader<L>& loader,
-                             const std::filesystem::path& path) {
+                             const std::filesystem::path& path, optim::LRScheduler<T>* schedule = nullptr) {
   constexpr const char* who = "io::load_checkpoint";
   const auto file = detail::read(path, who);
   const auto version = file.metadata.find("ember.checkpoint");
@@ -269,6 +329,8 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
                                       "\"; this version of ember reads formats 1 and 2"));
   const auto state = detail::state_of(model);
   const auto names = detail::optimizer_names(optimizer.params(), state, who);
+  ember::detail::check(!schedule || &schedule->optimizer() == &optimizer, who, ": the ", schedule ? schedule->kind() : "",
+                       " schedule is not the optimizer's (it was made for another optimizer)");
   std::vector<std::string> errors;
   detail::Metadata meta(file.metadata, errors);
 
@@ -325,6 +387,19 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
       errors.push_back(std::string("metadata \"ember.loader.generator\": ") + e.what());
     }
   }
+  // The schedule's state, staged.
+  detail::ScheduleState::Staged schedule_staged;
+  if (schedule) {
+    const auto it = file.metadata.find("ember.schedule");
+    if (it == file.metadata.end()) {
+      errors.push_back(std::string("the checkpoint has no schedule, this run has a ") + schedule->kind());
+    } else if (it->second != schedule->kind()) {
+      errors.push_back("the checkpoint's schedule is " + it->second.substr(0, 40) + ", not " + schedule->kind());
+    } else {
+      detail::ScheduleState reader(detail::ScheduleState::What::read, nullptr, &meta, schedule_staged);
+      schedule->visit_state(reader);
+    }
+  }
   const auto step = meta.number<std::int64_t>("ember.step");
   if (step < 0) errors.push_back("metadata \"ember.step\" = " + std::to_string(step) + " is negative");
   detail::check_unexpected(file, matched, errors);
@@ -339,6 +414,18 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
       optimizer.visit_state(undo);
     }
   }
+  // The staged schedule state likewise (taking the optimizer's options back too when invalid).
+  if (schedule && errors.empty()) {
+    detail::ScheduleState swap(detail::ScheduleState::What::swap, nullptr, nullptr, schedule_staged);
+    schedule->visit_state(swap);
+    if (const std::string problem = schedule->options_problem(); !problem.empty()) {
+      errors.push_back("the checkpoint's " + std::string(schedule->kind()) + " state is invalid: " + problem);
+      detail::ScheduleState undo(detail::ScheduleState::What::swap, nullptr, nullptr, schedule_staged);
+      schedule->visit_state(undo);
+      detail::OptimizerSwap<T> undo_optimizer(staged, detail::OptimizerSwap<T>::What::options);
+      optimizer.visit_state(undo_optimizer);
+    }
+  }
   if (!errors.empty()) throw Error(detail::join_errors(who, path, errors));
 
   // Everything checked: now change the loader (set_order checks again, before it changes
@@ -351,6 +438,18 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
   detail::OptimizerSwap<T> tensors(staged, detail::OptimizerSwap<T>::What::tensors);
   optimizer.visit_state(tensors);
   return step;
+}
+
+// The same with an LR schedule of the optimizer, saved and restored with the rest.
+template <class Model, class T, class L>
+void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, optim::LRScheduler<T>& schedule,
+                     data::DataLoader<L>& loader, std::int64_t step, const std::filesystem::path& path) {
+  save_checkpoint(model, optimizer, loader, step, path, &schedule);
+}
+template <class Model, class T, class L>
+std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, optim::LRScheduler<T>& schedule,
+                             data::DataLoader<L>& loader, const std::filesystem::path& path) {
+  return load_checkpoint(model, optimizer, loader, path, &schedule);
 }
 
 }  // namespace ember::io
