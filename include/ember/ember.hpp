@@ -17,6 +17,7 @@
 #include "ember/nn/parameters.hpp"
 #include "ember/nn/relu.hpp"
 #include "ember/nn/sequential.hpp"
+#include "ember/nn/summary.hpp"
 
 #include "ember/optim/adam.hpp"
 #include "ember/optim/optimizer.hpp"
