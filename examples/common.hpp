@@ -104,10 +104,10 @@ inline progress::Bar make_progress(const Flags& f) { return progress::Bar(stdout
 
 // The first n samples of a dataset (--dry-run tests on one batch).
 inline ember::data::ImageDataset head(const ember::data::ImageDataset& ds, ember::index_t n) {
-  ember::data::ImageDataset out = ds;
   n = std::min(n, ds.size());
-  out.pixels.resize(static_cast<std::size_t>(n * ds.image_numel()));
-  out.labels.resize(static_cast<std::size_t>(n));
+  ember::data::ImageDataset out{ds.name, ds.channels, ds.height, ds.width, {}, {}, ds.normalize};
+  out.pixels.assign(ds.pixels.begin(), ds.pixels.begin() + n * ds.image_numel());
+  out.labels.assign(ds.labels.begin(), ds.labels.begin() + n);
   return out;
 }
 
