@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -40,6 +43,15 @@ void add_common_flags(CLI::App& app, Flags& f) {
                  "start from this checkpoint and train up to --epochs in all; the checkpoint's optimizer "
                  "options (lr, ...) win over the flags, as torch's load_state_dict")
       ->check(CLI::ExistingFile);
+  app.add_flag("--quiet", f.quiet, "no progress line and no model summary: one line per epoch");
+  auto* overfit = app.add_option("--overfit-batch", f.overfit_batch,
+                                 "train on the first N training images until the loss is near zero, print "
+                                 "the loss curve and exit (checks that the model can learn)")
+                      ->check(CLI::Range(1, 60000));
+  app.add_flag("--dry-run", f.dry_run,
+               "one batch of everything: one training batch, the test on one batch, the save (to a "
+               "temporary file without --save)")
+      ->excludes(overfit);
 }
 
 }  // namespace
@@ -50,6 +62,7 @@ Flags parse_flags(Example example, int argc, char** argv) {
                mlp ? "mnist_mlp" : "mnist_cnn"};
   Flags flags;
   add_common_flags(app, flags);
+  if (mlp) flags.model = "mlp";
   if (mlp)
     app.add_option("--hidden", flags.hidden, "hidden layer sizes, e.g. 128,64")->delimiter(',')->check(CLI::Range(1, 1 << 30));
   else
@@ -67,7 +80,29 @@ Flags parse_flags(Example example, int argc, char** argv) {
   return flags;
 }
 
-void save_weights(ember::nn::Module<float>& model, const std::string& path) { ember::io::save(model, path); }
+void save_weights(ember::nn::Module<float>& model, const std::string& path,
+                  const std::map<std::string, std::string>& metadata) {
+  ember::io::save(model, path, metadata);
+}
+
+int dry_run_save(ember::nn::Module<float>& model, const Flags& f) {
+  const bool temporary = f.save.empty();
+  const std::string path = temporary ? (std::filesystem::temp_directory_path() /
+                                        ("ember_dry_run_" + std::to_string(::getpid()) + ".safetensors")).string()
+                                     : f.save;
+  if (temporary) save_weights(model, path, model_metadata(f.model, f.hidden, {}));
+  try {
+    auto loaded = make_model(ember::io::load_metadata(path));
+    ember::io::load(*loaded, path);
+  } catch (...) {
+    if (temporary) std::filesystem::remove(path);
+    throw;
+  }
+  if (temporary) std::filesystem::remove(path);
+  std::printf("dry run: trained one batch, tested one batch, saved and loaded back %s\n",
+              temporary ? "a temporary file" : path.c_str());
+  return 0;
+}
 
 void save_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                      ember::data::DataLoader<float>& loader, std::int64_t step, const std::string& path) {

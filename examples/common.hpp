@@ -4,13 +4,19 @@
 // those two libraries take longer to compile than an example itself. ember needs only Eigen.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
+#include <map>
 #include <string>
 #include <memory>
 #include <vector>
 
 #include <ember/ember.hpp>
+
+#include "models.hpp"
+#include "progress.hpp"
 
 struct Flags {
   std::string data;  // empty: $MNIST_DIR, then data/mnist
@@ -19,12 +25,15 @@ struct Flags {
   double lr = 1e-3;
   std::string optimizer = "adam";
   std::vector<int> hidden = {128};
-  std::string model = "seed";
+  std::string model = "seed";  // mnist_cnn: seed or lenet; mnist_mlp: mlp
   std::uint64_t seed = 0;
   int threads = 0;  // 0: all cores
   std::string save;        // empty: no file
   std::string checkpoint;  // empty: none
   std::string resume;      // empty: start afresh
+  bool quiet = false;      // no progress line, no model summary: one line per epoch
+  int overfit_batch = 0;   // > 0: train on one batch of this many images until the loss is near zero
+  bool dry_run = false;    // one batch of everything: train, test, save
 };
 
 enum class Example { mlp, cnn };
@@ -51,7 +60,8 @@ inline std::unique_ptr<ember::optim::Optimizer<float>> make_optimizer(const std:
 
 // Written in common.cpp (<ember/io.hpp>) for the examples' float models: io::save, and
 // io::save_checkpoint / io::load_checkpoint.
-void save_weights(ember::nn::Module<float>& model, const std::string& path);
+void save_weights(ember::nn::Module<float>& model, const std::string& path,
+                  const std::map<std::string, std::string>& metadata = {});
 void save_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                      ember::data::DataLoader<float>& loader, std::int64_t step, const std::string& path);
 std::int64_t load_checkpoint(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
@@ -70,10 +80,75 @@ inline int resume(ember::nn::Module<float>& model, ember::optim::Optimizer<float
 // --save and --checkpoint after an epoch (both files are replaced atomically).
 inline void save_epoch(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
                        ember::data::DataLoader<float>& loader, const Flags& f, int epoch) {
-  if (!f.save.empty()) save_weights(model, f.save);
+  // The metadata names the model for predict (the examples train without Normalize, as the notebooks).
+  if (!f.save.empty()) save_weights(model, f.save, model_metadata(f.model, f.hidden, {}));
   if (!f.checkpoint.empty()) save_checkpoint(model, optimizer, loader, std::int64_t{epoch} * loader.size(), f.checkpoint);
   if (epoch == f.epochs && !f.save.empty()) std::printf("weights saved to %s\n", f.save.c_str());
 }
+
+// The model's layers, shapes and sizes before training (torchinfo's table), unless --quiet.
+inline void print_summary(ember::nn::Module<float>& model, const Flags& f) {
+  if (!f.quiet) std::cout << ember::nn::summary(model, {1, 1, 28, 28}) << std::flush;
+}
+
+// The line that ends an epoch (after the progress line, or alone when it is off).
+inline std::string epoch_summary(int epoch, double train_loss, double test_accuracy, double seconds) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s", epoch, train_loss,
+                100 * test_accuracy, seconds);
+  return buf;
+}
+
+// The progress line of --epochs: redrawn on a terminal, off with --quiet or in a pipe.
+inline progress::Bar make_progress(const Flags& f) { return progress::Bar(stdout, !f.quiet && progress::is_terminal(stdout)); }
+
+// The first n samples of a dataset (--dry-run tests on one batch).
+inline ember::data::ImageDataset head(const ember::data::ImageDataset& ds, ember::index_t n) {
+  n = std::min(n, ds.size());
+  ember::data::ImageDataset out{ds.name, ds.channels, ds.height, ds.width, {}, {}, ds.normalize};
+  out.pixels.assign(ds.pixels.begin(), ds.pixels.begin() + n * ds.image_numel());
+  out.labels.assign(ds.labels.begin(), ds.labels.begin() + n);
+  return out;
+}
+
+// --overfit-batch N: trains on the first N training images until the mean loss is below 1e-3 (at
+// most 2,000 steps), printing the loss now and then; 0 when it got there. A model and a backward
+// that are wired right fit one small batch exactly: the quickest check there is.
+inline int overfit_batch(ember::nn::Module<float>& model, ember::optim::Optimizer<float>& optimizer,
+                         const ember::data::ImageDataset& train, int n) {
+  const auto batch = head(train, n);
+  ember::data::DataLoader loader(batch, {.batch_size = n});
+  const auto& [images, labels] = *loader.begin();
+  ember::nn::CrossEntropyLoss criterion;
+  constexpr double target = 1e-3;
+  constexpr int max_steps = 2000;
+  std::printf("overfitting one batch of %lld images (until loss < %g, at most %d steps)\n",
+              static_cast<long long>(batch.size()), target, max_steps);
+  float loss = 0;
+  int step = 1;
+  for (int next_print = 1; step <= max_steps; ++step) {
+    loss = criterion.forward(model.forward(images), labels);
+    if (step == next_print || loss < target) {
+      std::printf("  step %4d  loss %.6f\n", step, loss);
+      next_print = next_print * 2;
+    }
+    if (loss < target) break;
+    optimizer.zero_grad();
+    model.backward(criterion.backward());
+    optimizer.step();
+  }
+  if (loss < target) {
+    std::printf("loss %.6f < %g after %d steps: the model can fit a batch\n", loss, target, step);
+    return 0;
+  }
+  std::printf("loss %.6f is still >= %g after %d steps: check the model's layers and backward\n", loss, target,
+              max_steps);
+  return 1;
+}
+
+// The end of --dry-run: the weights saved (to a temporary file without --save) are loaded back
+// into the model their metadata names. Returns 0 (a failure throws ember::Error).
+int dry_run_save(ember::nn::Module<float>& model, const Flags& f);
 
 // Seconds since construction.
 class Timer {

@@ -8,72 +8,39 @@
 
 using namespace ember;
 
-// The notebook's `class Net(nn.Module)`: layers as members, forward in order, backward in reverse.
-struct Net : nn::Module<float> {
-  nn::Conv2d<> conv1{1, 16, 3};
-  nn::ReLU<> relu;
-  nn::MaxPool2d<> pool{2};
-  nn::Flatten<> flatten;
-  nn::Linear<> fc{16 * 13 * 13, 10};
+// Net (the notebook's `class Net(nn.Module)`) and make_lenet() are in models.hpp, shared with predict.
 
-  Net() { conv1.set_needs_input_grad(false); }  // the images need no gradient
-
-  const Tensor<>& forward(const Tensor<>& x) override {            // x: (N, 1, 28, 28)
-    const auto& h = pool.forward(relu.forward(conv1.forward(x)));  // h: (N, 16, 13, 13)
-    return fc.forward(flatten.forward(h));                         // logits: (N, 10)
-  }
-  const Tensor<>& backward(const Tensor<>& dlogits) override {
-    const auto& dh = flatten.backward(fc.backward(dlogits));
-    return conv1.backward(relu.backward(pool.backward(dh)));
-  }
-  // The state_dict: "conv1.weight", "conv1.bias", "fc.weight", "fc.bias".
-  void visit_state(nn::StateVisitor<float>& v, const nn::Name* prefix = nullptr) override {
-    nn::visit_state_of(v, prefix, "conv1", conv1, "fc", fc);
-  }
-  void train(bool on = true) override {
-    nn::Module<float>::train(on);
-    for (nn::Module<float>* layer : std::initializer_list<nn::Module<float>*>{&conv1, &relu, &pool, &flatten, &fc})
-      layer->train(on);
-  }
-  void print(std::ostream& out, int = 0) const override {
-    out << "Net(conv1=" << conv1 << ", relu, pool=" << pool << ", flatten, fc=" << fc << ")";
-  }
-};
-
-// LeNet-5 as an nn.Sequential.
-nn::Sequential<float> make_lenet() {
-  return nn::Sequential{nn::Conv2d{1, 6, 5, {.padding = 2}}, nn::ReLU{}, nn::MaxPool2d{2},
-                        nn::Conv2d{6, 16, 5},                nn::ReLU{}, nn::MaxPool2d{2},
-                        nn::Flatten{},
-                        nn::Linear{400, 120}, nn::ReLU{},
-                        nn::Linear{120, 84},  nn::ReLU{},
-                        nn::Linear{84, 10}};
-}
-
-void fit(nn::Module<float>& model, const Flags& flags, const data::ImageDataset& train, const data::ImageDataset& test) {
+int fit(nn::Module<float>& model, const Flags& flags, const data::ImageDataset& train, const data::ImageDataset& test) {
   data::DataLoader loader(train, {.batch_size = flags.batch_size, .shuffle = true, .seed = flags.seed});
   nn::CrossEntropyLoss criterion;
   auto optimizer = make_optimizer(flags.optimizer, model.parameters(), flags.lr);  // optim::Adam or optim::SGD
   std::printf("%s, %s lr %g, batch %d: %lld parameters, %d threads\n", flags.model.c_str(), flags.optimizer.c_str(),
               flags.lr, flags.batch_size, static_cast<long long>(nn::num_parameters(model)), get_num_threads());
+  print_summary(model, flags);
 
+  if (flags.overfit_batch > 0) return overfit_batch(model, *optimizer, train, flags.overfit_batch);
+  const auto test_batch = flags.dry_run ? head(test, flags.batch_size) : data::ImageDataset{};
+  const auto& tested = flags.dry_run ? test_batch : test;  // --dry-run: one batch of everything
+
+  auto bar = make_progress(flags);
   for (int epoch = resume(model, *optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
-    Timer timer;
-    double total_loss = 0;
+    bar.start(epoch, flags.dry_run ? 1 : loader.size());
     for (const auto& [images, labels] : loader) {
       const auto& logits = model.forward(images);
       float loss = criterion.forward(logits, labels);
       optimizer->zero_grad();
       model.backward(criterion.backward());
       optimizer->step();
-      total_loss += loss;
+      bar.step(loss, images.size(0));
+      if (flags.dry_run) break;
     }
-    const double seconds = timer.seconds();
-    std::printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s\n", epoch,
-                total_loss / static_cast<double>(loader.size()), 100 * metrics::accuracy(model, test), seconds);
+    const double seconds = bar.seconds();
+    bar.finish(epoch_summary(epoch, bar.mean_loss(), metrics::accuracy(model, tested), seconds));
     save_epoch(model, *optimizer, loader, flags, epoch);
+    if (flags.dry_run) return dry_run_save(model, flags);
   }
   std::printf("final test accuracy %.2f%%\n", 100 * metrics::accuracy(model, test));
+  return 0;
 }
 
 int main(int argc, char** argv) {
@@ -86,10 +53,10 @@ int main(int argc, char** argv) {
     const auto test = data::Mnist::load(dir, data::Split::test);
     if (flags.model == "lenet") {
       auto model = make_lenet();
-      fit(model, flags, train, test);
+      return fit(model, flags, train, test);
     } else {
       Net model;
-      fit(model, flags, train, test);
+      return fit(model, flags, train, test);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "mnist_cnn: error: %s\n", e.what());

@@ -11,20 +11,7 @@
 
 using namespace ember;
 
-// The notebook's model: Flatten, then Linear + ReLU for each hidden size, then Linear to 10
-// classes, built at run time as an nn.Sequential (parameter names 1.weight, 3.weight, ...).
-nn::Sequential<float> make_mlp(const std::vector<int>& hidden) {
-  nn::Sequential<float> model;
-  model.push_back(nn::Flatten{});
-  int in = 784;
-  for (int h : hidden) {
-    model.push_back(nn::Linear{in, h});
-    model.push_back(nn::ReLU{});
-    in = h;
-  }
-  model.push_back(nn::Linear{in, 10});
-  return model;
-}
+// make_mlp(hidden), the notebook's model, is in models.hpp, shared with predict.
 
 int main(int argc, char** argv) {
   const Flags flags = parse_flags(Example::mlp, argc, argv);
@@ -43,22 +30,28 @@ int main(int argc, char** argv) {
     for (int h : flags.hidden) std::printf("%d-", h);
     std::printf("10, %s lr %g, batch %d: %lld parameters, %d threads\n", flags.optimizer.c_str(), flags.lr,
                 flags.batch_size, static_cast<long long>(nn::num_parameters(model)), get_num_threads());
+    print_summary(model, flags);
 
+    if (flags.overfit_batch > 0) return overfit_batch(model, *optimizer, train, flags.overfit_batch);
+    const auto test_batch = flags.dry_run ? head(test, flags.batch_size) : data::ImageDataset{};
+    const auto& tested = flags.dry_run ? test_batch : test;  // --dry-run: one batch of everything
+
+    auto bar = make_progress(flags);
     for (int epoch = resume(model, *optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
-      Timer timer;
-      double total_loss = 0;
+      bar.start(epoch, flags.dry_run ? 1 : loader.size());
       for (const auto& [images, labels] : loader) {
         const auto& logits = model.forward(images);
         float loss = criterion.forward(logits, labels);
         optimizer->zero_grad();
         model.backward(criterion.backward());
         optimizer->step();
-        total_loss += loss;
+        bar.step(loss, images.size(0));
+        if (flags.dry_run) break;
       }
-      const double seconds = timer.seconds();
-      std::printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s\n", epoch,
-                  total_loss / static_cast<double>(loader.size()), 100 * metrics::accuracy(model, test), seconds);
+      const double seconds = bar.seconds();
+      bar.finish(epoch_summary(epoch, bar.mean_loss(), metrics::accuracy(model, tested), seconds));
       save_epoch(model, *optimizer, loader, flags, epoch);
+      if (flags.dry_run) return dry_run_save(model, flags);
     }
     std::printf("final test accuracy %.2f%%\n", 100 * metrics::accuracy(model, test));
   } catch (const Error& e) {

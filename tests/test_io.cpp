@@ -259,3 +259,21 @@ TEST_CASE("io::save keeps a replaced file's permissions and gives a new one the 
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
         (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
 }
+
+TEST_CASE("io::save writes the metadata it is given beside \"format\": \"pt\", and io::load_metadata reads it", "[io]") {
+  test::TempDir dir;
+  const auto path = dir.file("meta.safetensors");
+  auto model = small_mlp();
+  io::save(model, path, {{"ember.model", "mnist_mlp"}, {"ember.hidden", "128,64"}});
+  const auto meta = io::load_metadata(path);
+  CHECK(meta == std::map<std::string, std::string>{{"ember.hidden", "128,64"}, {"ember.model", "mnist_mlp"}, {"format", "pt"}});
+  // The header is what safetensors.safe_open(path).metadata() reads: a JSON object of strings.
+  const auto bytes = read_bytes(path);
+  CHECK(std::string(bytes.begin(), bytes.end()).find(R"("__metadata__":{"ember.hidden":"128,64","ember.model":"mnist_mlp","format":"pt"})") != std::string::npos);
+  auto loaded = small_mlp();
+  io::load(loaded, path);  // the metadata does not get in the way of the tensors
+  CHECK(values_of(loaded) == values_of(model));
+  io::save(model, path);
+  CHECK(io::load_metadata(path) == std::map<std::string, std::string>{{"format", "pt"}});
+  CHECK_THROWS_WITH(io::load_metadata(dir.file("missing.safetensors")), Catch::Contains("io::load_metadata: cannot read"));
+}

@@ -20,6 +20,7 @@
 #include "ember/nn/relu.hpp"
 #include "ember/nn/sequential.hpp"
 #include "ember/nn/softmax.hpp"
+#include "ember/nn/summary.hpp"
 #include "ember/nn/utils.hpp"
 
 #include "ember/optim/adadelta.hpp"

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -135,10 +136,20 @@ inline void check_unexpected(const File& file, const std::vector<std::string>& m
 
 // Writes the model's state_dict (parameters, then buffers, in PyTorch's order and names) to `path`
 // in safetensors format, atomically. `model`: an ember layer or model, a struct with
-// visit_state() or named_parameters(), or a NamedParameters list.
+// visit_state() or named_parameters(), or a NamedParameters list. `metadata`: strings for the
+// header's "__metadata__" (safetensors' save_file(tensors, path, metadata)), beside
+// "format": "pt", which PyTorch's loader expects.
 template <class Model>
-void save(Model&& model, const std::filesystem::path& path) {
-  detail::write(path, detail::views_of(detail::state_of(model)), {{"format", "pt"}}, "io::save");
+void save(Model&& model, const std::filesystem::path& path, const std::map<std::string, std::string>& metadata = {}) {
+  std::map<std::string, std::string> all = metadata;
+  all.emplace("format", "pt");
+  detail::write(path, detail::views_of(detail::state_of(model)), all, "io::save");
+}
+
+// The "__metadata__" strings of a safetensors file (as safe_open(path).metadata()), the file
+// checked as io::load checks it.
+inline std::map<std::string, std::string> load_metadata(const std::filesystem::path& path) {
+  return detail::read(path, "io::load_metadata").metadata;
 }
 
 // Reads `path` into the model: every tensor of its state_dict must be in the file with its shape,

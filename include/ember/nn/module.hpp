@@ -89,6 +89,20 @@ class StateVisitor {
   ~StateVisitor() = default;
 };
 
+template <class T>
+class Module;
+
+// What visit_children() yields: each layer a module holds directly, under its name, in order
+// (torch's named_children()). nn::summary walks a model with it.
+template <class T>
+class ChildVisitor {
+ public:
+  virtual void child(std::string_view name, Module<T>& layer) = 0;
+
+ protected:
+  ~ChildVisitor() = default;
+};
+
 namespace detail {
 
 // A StateVisitor that hands each piece of state to f(name, state) when f takes it.
@@ -208,6 +222,9 @@ class Module {
   // Tells the layer whether backward() must compute dx. The first layer of a network does
   // not need it (PyTorch skips it too); for Linear and Conv2d that is a third of the backward.
   virtual void set_needs_input_grad(bool on) { needs_input_grad_ = on; }
+  // The layers this one holds, in the order its forward() runs them (none for a layer; Sequential
+  // yields its own; a model of your own lists its members with nn::children_of).
+  virtual void visit_children(ChildVisitor<T>&) {}
   // PyTorch's repr; `indent` is the nesting depth (Sequential indents its children).
   virtual void print(std::ostream& out, int indent = 0) const = 0;
 

@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ember/nn/module.hpp"
@@ -29,6 +30,19 @@ void visit_state_of(StateVisitor<T>& v, const Name* prefix, std::string_view nam
   const Name n(prefix, name);
   layer.visit_state(v, &n);
   visit_state_of(v, prefix, std::forward<Rest>(rest)...);
+}
+
+// visit_children of the named members of a struct, in the order its forward() runs them (what
+// nn::summary shows), e.g. in a Module<float> of your own:
+//   void visit_children(nn::ChildVisitor<float>& v) override {
+//     nn::children_of(v, "conv1", conv1, "relu", relu, "pool", pool, "flatten", flatten, "fc", fc);
+//   }
+template <class T>
+void children_of(ChildVisitor<T>&) {}
+template <class T, class Layer, class... Rest>
+void children_of(ChildVisitor<T>& v, std::string_view name, Layer& layer, Rest&&... rest) {
+  v.child(name, layer);
+  children_of(v, std::forward<Rest>(rest)...);
 }
 
 namespace detail {

@@ -131,6 +131,9 @@ class Sequential final : public Module<T> {
       layers_[i]->visit_state(v, &name);
     }
   }
+  void visit_children(ChildVisitor<T>& v) override {
+    for (std::size_t i = 0; i < layers_.size(); ++i) v.child(names_[i], *layers_[i]);
+  }
   void train(bool on = true) override {
     this->training_ = on;
     for (auto& l : layers_) l->train(on);
