@@ -10,6 +10,8 @@
 
 #include <ember/io.hpp>
 
+#include "report.hpp"
+
 namespace {
 
 // The flags both examples take.
@@ -40,6 +42,13 @@ void add_common_flags(CLI::App& app, Flags& f) {
                  "start from this checkpoint and train up to --epochs in all; the checkpoint's optimizer "
                  "options (lr, ...) win over the flags, as torch's load_state_dict")
       ->check(CLI::ExistingFile);
+  app.add_option("--report", f.report,
+                 "after every epoch, write into this folder metrics.csv and pictures: the loss and accuracy "
+                 "curves, the confusion matrix, the misclassified digits (needs PLplot)")
+      ->check([](const std::string&) -> std::string {
+        return report_available() ? "" : "unavailable: this build has no PLplot with its pngcairo driver (apt-get install "
+                                         "libplplot-dev plplot-driver-cairo, then configure again)";
+      });
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ struct Flags {
   std::string save;        // empty: no file
   std::string checkpoint;  // empty: none
   std::string resume;      // empty: start afresh
+  std::string report;      // empty: no pictures (report.hpp)
 };
 
 enum class Example { mlp, cnn };

@@ -4,10 +4,12 @@
 //   --hidden 512,256       784-512-256-10, Adam
 //   --hidden 128,64 --optimizer sgd --lr 0.01   784-128-64-10, SGD
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
+#include "report.hpp"
 
 using namespace ember;
 
@@ -44,12 +46,16 @@ int main(int argc, char** argv) {
     std::printf("10, %s lr %g, batch %d: %lld parameters, %d threads\n", flags.optimizer.c_str(), flags.lr,
                 flags.batch_size, static_cast<long long>(nn::num_parameters(model)), get_num_threads());
 
+    std::optional<Report> report;  // --report DIR
+    if (!flags.report.empty()) report.emplace(flags.report);
     for (int epoch = resume(model, *optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
       Timer timer;
       double total_loss = 0;
+      std::int64_t train_correct = 0;  // for --report
       for (const auto& [images, labels] : loader) {
         const auto& logits = model.forward(images);
         float loss = criterion.forward(logits, labels);
+        if (report) train_correct += count_correct(logits, labels);
         optimizer->zero_grad();
         model.backward(criterion.backward());
         optimizer->step();
@@ -58,6 +64,10 @@ int main(int argc, char** argv) {
       const double seconds = timer.seconds();
       std::printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  %.2f s\n", epoch,
                   total_loss / static_cast<double>(loader.size()), 100 * metrics::accuracy(model, test), seconds);
+      if (report)
+        report->add_epoch(model, test, {.epoch = epoch, .train_loss = total_loss / static_cast<double>(loader.size()),
+                                         .train_accuracy = static_cast<double>(train_correct) / static_cast<double>(train.size()),
+                                         .seconds = seconds});
       save_epoch(model, *optimizer, loader, flags, epoch);
     }
     std::printf("final test accuracy %.2f%%\n", 100 * metrics::accuracy(model, test));
