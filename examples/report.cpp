@@ -76,6 +76,23 @@ std::string format(const char* fmt, auto... args) {
   return buffer;
 }
 
+// The rows of an earlier metrics.csv before `epoch`: a run resumed from a checkpoint (--resume)
+// into the same folder keeps the epochs before it; a fresh run starts at epoch 1 and keeps none.
+std::vector<EpochRecord> earlier_epochs(const fs::path& path, int epoch) {
+  std::vector<EpochRecord> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    EpochRecord r;
+    if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy, &r.test_loss,
+                    &r.test_accuracy, &r.seconds) == 6 &&
+        r.epoch < epoch && (rows.empty() || r.epoch > rows.back().epoch))
+      rows.push_back(r);
+  }
+  return rows;
+}
+
 #ifdef EMBER_HAVE_PLPLOT
 
 // The palette of every figure (cmap0): white paper, black ink, matplotlib's blue and orange.
@@ -294,6 +311,7 @@ EpochRecord Report::add_epoch(nn::Module<float>& model, const data::ImageDataset
   const TestResults results = evaluate(model, test);
   record.test_loss = results.loss;
   record.test_accuracy = results.accuracy;
+  if (history_.empty()) history_ = earlier_epochs(fs::path(dir_) / "metrics.csv", record.epoch);
   history_.push_back(record);
   const fs::path dir(dir_);
 

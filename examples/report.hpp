@@ -43,7 +43,8 @@ class Report {
   explicit Report(std::string dir);
 
   // Evaluates the model on the test set, appends the epoch and rewrites every file in the folder
-  // (each written to a temporary name, then renamed). Returns the epoch's completed record.
+  // (each written to a temporary name, then renamed). Returns the epoch's completed record. The
+  // first call keeps the rows of the folder's metrics.csv before its epoch (a --resume goes on).
   EpochRecord add_epoch(ember::nn::Module<float>& model, const ember::data::ImageDataset& test, EpochRecord record);
 
  private:
