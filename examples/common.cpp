@@ -13,6 +13,8 @@
 
 #include <ember/io.hpp>
 
+#include "report.hpp"
+
 namespace {
 
 // The flags both examples take.
@@ -52,6 +54,13 @@ void add_common_flags(CLI::App& app, Flags& f) {
                "one batch of everything: one training batch, the test on one batch, the save (to a "
                "temporary file without --save)")
       ->excludes(overfit);
+  app.add_option("--report", f.report,
+                 "after every epoch, write into this folder metrics.csv and pictures: the loss and accuracy "
+                 "curves, the confusion matrix, the misclassified digits (needs PLplot)")
+      ->check([](const std::string&) -> std::string {
+        return report_available() ? "" : "unavailable: this build has no PLplot with its pngcairo driver (apt-get install "
+                                         "libplplot-dev plplot-driver-cairo, then configure again)";
+      });
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ struct Flags {
   bool quiet = false;      // no progress line, no model summary: one line per epoch
   int overfit_batch = 0;   // > 0: train on one batch of this many images until the loss is near zero
   bool dry_run = false;    // one batch of everything: train, test, save
+  std::string report;      // empty: no pictures (report.hpp)
 };
 
 enum class Example { mlp, cnn };

@@ -4,10 +4,12 @@
 //   --hidden 512,256       784-512-256-10, Adam
 //   --hidden 128,64 --optimizer sgd --lr 0.01   784-128-64-10, SGD
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
+#include "report.hpp"
 
 using namespace ember;
 
@@ -36,12 +38,16 @@ int main(int argc, char** argv) {
     const auto test_batch = flags.dry_run ? head(test, flags.batch_size) : data::ImageDataset{};
     const auto& tested = flags.dry_run ? test_batch : test;  // --dry-run: one batch of everything
 
+    std::optional<Report> report;  // --report DIR
+    if (!flags.report.empty()) report.emplace(flags.report);
     auto bar = make_progress(flags);
     for (int epoch = resume(model, *optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
       bar.start(epoch, flags.dry_run ? 1 : loader.size());
+      std::int64_t train_correct = 0, train_seen = 0;  // for --report
       for (const auto& [images, labels] : loader) {
         const auto& logits = model.forward(images);
         float loss = criterion.forward(logits, labels);
+        if (report) train_correct += count_correct(logits, labels), train_seen += images.size(0);
         optimizer->zero_grad();
         model.backward(criterion.backward());
         optimizer->step();
@@ -49,7 +55,12 @@ int main(int argc, char** argv) {
         if (flags.dry_run) break;
       }
       const double seconds = bar.seconds();
-      bar.finish(epoch_summary(epoch, bar.mean_loss(), metrics::accuracy(model, tested), seconds));
+      const double accuracy = metrics::accuracy(model, tested);
+      bar.finish(epoch_summary(epoch, bar.mean_loss(), accuracy, seconds));
+      if (report)
+        report->add_epoch(model, tested, {.epoch = epoch, .train_loss = bar.mean_loss(),
+                                          .train_accuracy = static_cast<double>(train_correct) / static_cast<double>(train_seen),
+                                          .seconds = seconds});
       save_epoch(model, *optimizer, loader, flags, epoch);
       if (flags.dry_run) return dry_run_save(model, flags);
     }

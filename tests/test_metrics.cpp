@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <ember/ember.hpp>
 
 #include <catch2/catch.hpp>
@@ -54,4 +56,26 @@ TEST_CASE("accuracy takes a double model and agrees with the same model in float
   };
   CHECK(run(0.0) == Approx(4.0 / 6.0));
   CHECK(run(0.0f) == run(0.0));
+}
+
+TEST_CASE("per_class_accuracy is each class's diagonal over its row, NaN for an empty class", "[metrics]") {
+  // Counted by hand: class 0 has 3 samples, 2 right; class 1 has 1, 1 right; class 2 has 1, 1 right.
+  data::ImageDataset ds;
+  ds.height = ds.width = 1;
+  ds.pixels = {0, 1, 2, 3, 4};
+  ds.labels = {0, 1, 2, 0, 0};  // predictions 0 1 2 0 1
+  PixelModel model;
+  const auto acc = metrics::per_class_accuracy(model, ds, 3, 2);
+  REQUIRE(acc.size() == 3);
+  CHECK(acc[0] == Approx(2.0 / 3.0));
+  CHECK(acc[1] == 1.0);
+  CHECK(acc[2] == 1.0);
+  CHECK(model.is_training());
+
+  const std::vector<std::vector<index_t>> counts = {{5, 1, 0}, {0, 0, 0}, {2, 2, 4}};
+  const auto from_counts = metrics::per_class_accuracy(counts);
+  CHECK(from_counts[0] == Approx(5.0 / 6.0));
+  CHECK(std::isnan(from_counts[1]));
+  CHECK(from_counts[2] == Approx(0.5));
+  CHECK_THROWS_AS(metrics::per_class_accuracy({{1, 2}, {3}}), Error);
 }

@@ -1,11 +1,14 @@
-// metrics::accuracy and metrics::confusion_matrix of a classifier over a dataset.
+// metrics::accuracy, metrics::confusion_matrix and metrics::per_class_accuracy of a classifier over
+// a dataset.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "ember/data/dataloader.hpp"
 #include "ember/data/dataset.hpp"
+#include "ember/error.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember::metrics {
@@ -66,6 +69,29 @@ std::vector<std::vector<index_t>> confusion_matrix(Model& model, const data::Ima
     if (p < num_classes && y >= 0 && y < num_classes) ++counts[y][p];
   });
   return counts;
+}
+
+// The accuracy of each class from a confusion matrix counts[label][predicted]: the fraction of
+// the samples labelled c that were predicted c (its recall, torchmetrics' MulticlassAccuracy with
+// average=None), NaN for a class with no samples.
+inline std::vector<double> per_class_accuracy(const std::vector<std::vector<index_t>>& counts) {
+  std::vector<double> accuracy(counts.size());
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    ember::detail::check(counts[c].size() == counts.size(), "metrics::per_class_accuracy: expected a square confusion "
+                         "matrix, row ", c, " has ", counts[c].size(), " columns for ", counts.size(), " rows");
+    index_t total = 0;
+    for (index_t n : counts[c]) total += n;
+    accuracy[c] = total == 0 ? std::numeric_limits<double>::quiet_NaN()
+                             : static_cast<double>(counts[c][c]) / static_cast<double>(total);
+  }
+  return accuracy;
+}
+
+// The accuracy of each of num_classes classes over the dataset (see above).
+template <class Model>
+std::vector<double> per_class_accuracy(Model& model, const data::ImageDataset& dataset, index_t num_classes = 10,
+                                       index_t batch_size = 256) {
+  return per_class_accuracy(confusion_matrix(model, dataset, num_classes, batch_size));
 }
 
 }  // namespace ember::metrics
