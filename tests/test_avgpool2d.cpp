@@ -114,6 +114,13 @@ TEST_CASE("AvgPool2d, AdaptiveAvgPool2d and MaxPool2d's ceil mode match torch 1.
       {"adaptive_rect", std::make_unique<AdaptiveAvgPool2d<float>>(Size2{3, 4})},
       {"adaptive_up", std::make_unique<AdaptiveAvgPool2d<float>>(Size2{4, 5})},
       {"adaptive_global", std::make_unique<AdaptiveAvgPool2d<float>>(1)},
+      // ceil mode: a kernel larger than the padded input, torch accepts it while one window starts in it
+      {"avg_ceil_small", std::make_unique<AvgPool2d<float>>(3, 2, 0, nn::AvgPool2dOptions{.ceil_mode = true})},
+      {"avg_ceil_small_pad", std::make_unique<AvgPool2d<float>>(4, 3, 1, nn::AvgPool2dOptions{.ceil_mode = true})},
+      {"avg_ceil_small_pad_nocount", std::make_unique<AvgPool2d<float>>(
+                                         4, 3, 1, nn::AvgPool2dOptions{.ceil_mode = true, .count_include_pad = false})},
+      {"max_ceil_small", std::make_unique<MaxPool2d<float>>(3, 2, 0, nn::MaxPool2dOptions{.ceil_mode = true})},
+      {"max_ceil_1x1", std::make_unique<MaxPool2d<float>>(2, 2, 0, nn::MaxPool2dOptions{.ceil_mode = true})},
   };
   for (auto& [name, layer] : cases) {
     INFO("case " << name << ": " << *layer);
@@ -193,6 +200,16 @@ TEST_CASE("the poolings print as torch and name their errors", "[avgpool2d]") {
   CHECK_THROWS_WITH(pool.forward(Tensor<float>({1, 1, 3, 3})),
                     Catch::Contains("AvgPool2d(kernel_size=(5, 5)") && Catch::Contains("does not fit the input (1, 1, 3, 3)"));
   CHECK_THROWS_WITH(pool.forward(Tensor<float>({2, 10})), Catch::Contains("expected input of shape (N, C, H, W), got (2, 10)"));
+  // ceil mode needs one window starting in the input, as torch's "Output size is too small": a 3x3
+  // window with stride 2 fits a 2x2 input (torch 1.13: output 1x1) but not a 1x1 one (torch: an error;
+  // (1 - 3 + 1) / 2 rounds toward -inf there, not toward 0).
+  nn::AvgPool2d<float> ceil_avg(3, 2, 0, {.ceil_mode = true});
+  nn::MaxPool2d<float> ceil_max(3, 2, 0, {.ceil_mode = true});
+  CHECK(ceil_avg.output_shape({1, 1, 2, 2}) == Shape{1, 1, 1, 1});
+  CHECK(ceil_max.output_shape({1, 1, 2, 2}) == Shape{1, 1, 1, 1});
+  CHECK_THROWS_WITH(ceil_avg.forward(Tensor<float>({1, 1, 1, 1})), Catch::Contains("does not fit the input (1, 1, 1, 1)"));
+  CHECK_THROWS_WITH(ceil_max.forward(Tensor<float>({1, 1, 1, 1})), Catch::Contains("does not fit the input (1, 1, 1, 1)"));
+  CHECK_THROWS_WITH(nn::AvgPool2d<float>(3, 2).forward(Tensor<float>({1, 1, 2, 2})), Catch::Contains("does not fit the input"));
   CHECK_THROWS_WITH(nn::AvgPool2d<float>(2, 2, 2), Catch::Contains("half the kernel size"));
   CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d<float>(0), Catch::Contains("AdaptiveAvgPool2d(output_size=(0, 0)): output size must be positive"));
   nn::AdaptiveAvgPool2d<float> adaptive(2);
