@@ -96,11 +96,13 @@ class AvgPool2d : public detail::AvgPoolBase<T, AvgPool2d<T>> {
   // OH = floor((H + 2 p - k) / s) + 1, or as MaxPool2d's ceil mode.
   kernels::PoolGeometry geometry_of(const Shape& x) const {
     this->check_input(x);
-    ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
-                         ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
     kernels::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
     g.oh = kernels::pool_output_size(g.h, g.kh, g.sh, g.ph, options_.ceil_mode);
     g.ow = kernels::pool_output_size(g.w, g.kw, g.sw, g.pw, options_.ceil_mode);
+    // At least one window: in floor mode the kernel fits the padded input; in ceil mode a window
+    // starts in it (the kernel may hang over it, as in torch).
+    ember::detail::check(g.oh >= 1 && g.ow >= 1, *this, ": the window ", kernel_, " does not fit the input ", x,
+                         " (padding ", padding_, ")");
     return g;
   }
   void plane_forward(const T* x, T* y, const kernels::PoolGeometry& g) const {

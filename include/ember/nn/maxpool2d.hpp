@@ -104,11 +104,13 @@ class MaxPool2d : public Module<T> {
  private:
   kernels::PoolGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4, *this, ": expected input of shape (N, C, H, W), got ", x);
-    ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
-                         ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
     kernels::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
     g.oh = kernels::pool_output_size(g.h, g.kh, g.sh, g.ph, options_.ceil_mode);
     g.ow = kernels::pool_output_size(g.w, g.kw, g.sw, g.pw, options_.ceil_mode);
+    // At least one window: in floor mode the kernel fits the padded input; in ceil mode a window
+    // starts in it (the kernel may hang over it, as in torch).
+    ember::detail::check(g.oh >= 1 && g.ow >= 1, *this, ": the window ", kernel_, " does not fit the input ", x,
+                         " (padding ", padding_, ")");
     return g;
   }
 
