@@ -217,3 +217,26 @@ TEST_CASE("the poolings print as torch and name their errors", "[avgpool2d]") {
   adaptive.forward(Tensor<float>({1, 1, 4, 4}));
   CHECK_THROWS_WITH(adaptive.backward(Tensor<float>({1, 1, 4, 4})), Catch::Contains("expected dy of shape (1, 1, 2, 2)"));
 }
+
+TEST_CASE("a pooling applied to its own output in eval mode pools its input, not its half-written output",
+          "[avgpool2d][maxpool2d]") {
+  // In eval mode every forward() writes the same buffer, so pool.forward(pool.forward(x)) reads the
+  // buffer it writes (a model that reuses one pool in series, as torch allows, evaluated).
+  const auto x = random_tensor<double>({2, 3, 8, 8}, 12);
+  const auto check = [&](auto make) {
+    auto once = make();
+    once.eval();
+    const Tensor<double> y1 = once.forward(x);
+    const Tensor<double> expected = once.forward(y1);  // y1 a copy: no aliasing
+    auto pool = make();
+    pool.eval();
+    const auto& y = pool.forward(pool.forward(x));
+    REQUIRE(y.shape() == expected.shape());
+    CHECK(max_abs_diff(y, expected) == 0);
+  };
+  check([] { return nn::AvgPool2d<double>(3, 1, 1); });
+  check([] { return nn::AvgPool2d<double>(2, 1, 0, {.ceil_mode = true, .count_include_pad = false}); });
+  check([] { return nn::AdaptiveAvgPool2d<double>({7, 5}); });
+  check([] { return nn::MaxPool2d<double>(3, 1, 1); });
+  check([] { return nn::MaxPool2d<double>(2, 1, 0, {.ceil_mode = true}); });
+}
