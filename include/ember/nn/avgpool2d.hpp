@@ -27,11 +27,14 @@ class AvgPoolBase : public Module<T> {
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::PoolGeometry g = self().geometry_of(x.shape());
     Saved& saved = tape_.record(this->training_, &x);
+    // x may be the buffer this forward() writes (the layer applied to its own output in eval mode,
+    // where every use writes one slot): then pool a copy of it.
+    const Tensor<T>& input = &x == &saved.y ? (input_copy_ = x) : x;
     saved.g = g;
     saved.x_shape = x.shape();
     saved.y.resize_uninitialized({x.size(0), x.size(1), g.oh, g.ow});
     const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-    const T* in = x.data();
+    const T* in = input.data();
     T* out = saved.y.data();
 #pragma omp parallel for schedule(static) if (g.planes * in_plane > (1 << 15))
     for (index_t p = 0; p < g.planes; ++p) self().plane_forward(in + p * in_plane, out + p * out_plane, g);
@@ -72,6 +75,7 @@ class AvgPoolBase : public Module<T> {
     Tensor<T> dx;                 // dx: (N, C, H, W), its own per use (a use's dy may be another's dx)
   };
   Tape<Saved> tape_;
+  Tensor<T> input_copy_;          // x: (N, C, H, W), when x is the y being written
 };
 
 }  // namespace detail
