@@ -114,6 +114,13 @@ TEST_CASE("AvgPool2d, AdaptiveAvgPool2d and MaxPool2d's ceil mode match torch 1.
       {"adaptive_rect", std::make_unique<AdaptiveAvgPool2d<float>>(Size2{3, 4})},
       {"adaptive_up", std::make_unique<AdaptiveAvgPool2d<float>>(Size2{4, 5})},
       {"adaptive_global", std::make_unique<AdaptiveAvgPool2d<float>>(1)},
+      // ceil mode: a kernel larger than the padded input, torch accepts it while one window starts in it
+      {"avg_ceil_small", std::make_unique<AvgPool2d<float>>(3, 2, 0, nn::AvgPool2dOptions{.ceil_mode = true})},
+      {"avg_ceil_small_pad", std::make_unique<AvgPool2d<float>>(4, 3, 1, nn::AvgPool2dOptions{.ceil_mode = true})},
+      {"avg_ceil_small_pad_nocount", std::make_unique<AvgPool2d<float>>(
+                                         4, 3, 1, nn::AvgPool2dOptions{.ceil_mode = true, .count_include_pad = false})},
+      {"max_ceil_small", std::make_unique<MaxPool2d<float>>(3, 2, 0, nn::MaxPool2dOptions{.ceil_mode = true})},
+      {"max_ceil_1x1", std::make_unique<MaxPool2d<float>>(2, 2, 0, nn::MaxPool2dOptions{.ceil_mode = true})},
   };
   for (auto& [name, layer] : cases) {
     INFO("case " << name << ": " << *layer);
@@ -193,10 +200,43 @@ TEST_CASE("the poolings print as torch and name their errors", "[avgpool2d]") {
   CHECK_THROWS_WITH(pool.forward(Tensor<float>({1, 1, 3, 3})),
                     Catch::Contains("AvgPool2d(kernel_size=(5, 5)") && Catch::Contains("does not fit the input (1, 1, 3, 3)"));
   CHECK_THROWS_WITH(pool.forward(Tensor<float>({2, 10})), Catch::Contains("expected input of shape (N, C, H, W), got (2, 10)"));
+  // ceil mode needs one window starting in the input, as torch's "Output size is too small": a 3x3
+  // window with stride 2 fits a 2x2 input (torch 1.13: output 1x1) but not a 1x1 one (torch: an error;
+  // (1 - 3 + 1) / 2 rounds toward -inf there, not toward 0).
+  nn::AvgPool2d<float> ceil_avg(3, 2, 0, {.ceil_mode = true});
+  nn::MaxPool2d<float> ceil_max(3, 2, 0, {.ceil_mode = true});
+  CHECK(ceil_avg.output_shape({1, 1, 2, 2}) == Shape{1, 1, 1, 1});
+  CHECK(ceil_max.output_shape({1, 1, 2, 2}) == Shape{1, 1, 1, 1});
+  CHECK_THROWS_WITH(ceil_avg.forward(Tensor<float>({1, 1, 1, 1})), Catch::Contains("does not fit the input (1, 1, 1, 1)"));
+  CHECK_THROWS_WITH(ceil_max.forward(Tensor<float>({1, 1, 1, 1})), Catch::Contains("does not fit the input (1, 1, 1, 1)"));
+  CHECK_THROWS_WITH(nn::AvgPool2d<float>(3, 2).forward(Tensor<float>({1, 1, 2, 2})), Catch::Contains("does not fit the input"));
   CHECK_THROWS_WITH(nn::AvgPool2d<float>(2, 2, 2), Catch::Contains("half the kernel size"));
   CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d<float>(0), Catch::Contains("AdaptiveAvgPool2d(output_size=(0, 0)): output size must be positive"));
   nn::AdaptiveAvgPool2d<float> adaptive(2);
   CHECK_THROWS_WITH(adaptive.forward(Tensor<float>({2, 3, 4})), Catch::Contains("AdaptiveAvgPool2d(output_size=(2, 2)): expected input"));
   adaptive.forward(Tensor<float>({1, 1, 4, 4}));
   CHECK_THROWS_WITH(adaptive.backward(Tensor<float>({1, 1, 4, 4})), Catch::Contains("expected dy of shape (1, 1, 2, 2)"));
+}
+
+TEST_CASE("a pooling applied to its own output in eval mode pools its input, not its half-written output",
+          "[avgpool2d][maxpool2d]") {
+  // In eval mode every forward() writes the same buffer, so pool.forward(pool.forward(x)) reads the
+  // buffer it writes (a model that reuses one pool in series, as torch allows, evaluated).
+  const auto x = random_tensor<double>({2, 3, 8, 8}, 12);
+  const auto check = [&](auto make) {
+    auto once = make();
+    once.eval();
+    const Tensor<double> y1 = once.forward(x);
+    const Tensor<double> expected = once.forward(y1);  // y1 a copy: no aliasing
+    auto pool = make();
+    pool.eval();
+    const auto& y = pool.forward(pool.forward(x));
+    REQUIRE(y.shape() == expected.shape());
+    CHECK(max_abs_diff(y, expected) == 0);
+  };
+  check([] { return nn::AvgPool2d<double>(3, 1, 1); });
+  check([] { return nn::AvgPool2d<double>(2, 1, 0, {.ceil_mode = true, .count_include_pad = false}); });
+  check([] { return nn::AdaptiveAvgPool2d<double>({7, 5}); });
+  check([] { return nn::MaxPool2d<double>(3, 1, 1); });
+  check([] { return nn::MaxPool2d<double>(2, 1, 0, {.ceil_mode = true}); });
 }

@@ -193,6 +193,13 @@ POOL_CASES = (
     ("adaptive_rect", (1, 2, 7, 10), lambda: nn.AdaptiveAvgPool2d((3, 4))),
     ("adaptive_up", (1, 1, 2, 3), lambda: nn.AdaptiveAvgPool2d((4, 5))),
     ("adaptive_global", (2, 3, 5, 6), lambda: nn.AdaptiveAvgPool2d(1)),
+    # ceil mode lets the kernel be larger than the padded input, as long as one window starts in it
+    # (torch's pooling_output_shape only asks for an output size >= 1)
+    ("avg_ceil_small", (1, 2, 2, 5), lambda: nn.AvgPool2d(3, 2, 0, ceil_mode=True)),
+    ("avg_ceil_small_pad", (2, 1, 1, 2), lambda: nn.AvgPool2d(4, 3, 1, ceil_mode=True)),
+    ("avg_ceil_small_pad_nocount", (2, 1, 1, 2), lambda: nn.AvgPool2d(4, 3, 1, ceil_mode=True, count_include_pad=False)),
+    ("max_ceil_small", (1, 2, 2, 5), lambda: nn.MaxPool2d(3, 2, 0, ceil_mode=True)),
+    ("max_ceil_1x1", (2, 1, 1, 3), lambda: nn.MaxPool2d(2, 2, 0, ceil_mode=True)),
 )
 
 

@@ -27,11 +27,14 @@ class AvgPoolBase : public Module<T> {
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::PoolGeometry g = self().geometry_of(x.shape());
     Saved& saved = tape_.record(this->training_, &x);
+    // x may be the buffer this forward() writes (the layer applied to its own output in eval mode,
+    // where every use writes one slot): then pool a copy of it.
+    const Tensor<T>& input = &x == &saved.y ? (input_copy_ = x) : x;
     saved.g = g;
     saved.x_shape = x.shape();
     saved.y.resize_uninitialized({x.size(0), x.size(1), g.oh, g.ow});
     const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
-    const T* in = x.data();
+    const T* in = input.data();
     T* out = saved.y.data();
 #pragma omp parallel for schedule(static) if (g.planes * in_plane > (1 << 15))
     for (index_t p = 0; p < g.planes; ++p) self().plane_forward(in + p * in_plane, out + p * out_plane, g);
@@ -72,6 +75,7 @@ class AvgPoolBase : public Module<T> {
     Tensor<T> dx;                 // dx: (N, C, H, W), its own per use (a use's dy may be another's dx)
   };
   Tape<Saved> tape_;
+  Tensor<T> input_copy_;          // x: (N, C, H, W), when x is the y being written
 };
 
 }  // namespace detail
@@ -96,11 +100,13 @@ class AvgPool2d : public detail::AvgPoolBase<T, AvgPool2d<T>> {
   // OH = floor((H + 2 p - k) / s) + 1, or as MaxPool2d's ceil mode.
   kernels::PoolGeometry geometry_of(const Shape& x) const {
     this->check_input(x);
-    ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
-                         ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
     kernels::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
     g.oh = kernels::pool_output_size(g.h, g.kh, g.sh, g.ph, options_.ceil_mode);
     g.ow = kernels::pool_output_size(g.w, g.kw, g.sw, g.pw, options_.ceil_mode);
+    // At least one window: in floor mode the kernel fits the padded input; in ceil mode a window
+    // starts in it (the kernel may hang over it, as in torch).
+    ember::detail::check(g.oh >= 1 && g.ow >= 1, *this, ": the window ", kernel_, " does not fit the input ", x,
+                         " (padding ", padding_, ")");
     return g;
   }
   void plane_forward(const T* x, T* y, const kernels::PoolGeometry& g) const {

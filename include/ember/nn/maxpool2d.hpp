@@ -39,15 +39,18 @@ class MaxPool2d : public Module<T> {
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::PoolGeometry geo = geometry_of(x.shape());
     Saved& saved = tape_.record(this->training_, &x);
+    // x may be the buffer this forward() writes (the layer applied to its own output in eval mode,
+    // where every use writes one slot): then pool a copy of it.
+    const Tensor<T>& input = &x == &saved.y ? (input_copy_ = x) : x;
     saved.g = geo;
     Tensor<T>& y = saved.y;
     Tensor<std::int32_t>& argmax = saved.argmax;
     ember::detail::check(x.numel() < (index_t{1} << 31), *this, ": inputs of 2^31 elements or more are not supported, got ",
                          x.shape());
     const index_t planes = geo.planes, in_plane = geo.h * geo.w, out_plane = geo.oh * geo.ow;
-    y.resize_uninitialized({x.size(0), x.size(1), geo.oh, geo.ow});
+    y.resize_uninitialized({input.size(0), input.size(1), geo.oh, geo.ow});
     argmax.resize_uninitialized(y.shape());
-    saved.x_shape = x.shape();
+    saved.x_shape = input.shape();
     T* const y_data = y.data();
     std::int32_t* const argmax_data = argmax.data();
     const bool k2s2_even = geo.kh == 2 && geo.kw == 2 && geo.sh == 2 && geo.sw == 2 && geo.ph == 0 && geo.pw == 0 &&
@@ -59,14 +62,14 @@ class MaxPool2d : public Module<T> {
       if (geo.w <= kernels::simd::lanes<T>) {
         T* v = vmax_.data() + vmax_.size(1);
         std::int32_t* vo = voff_.data() + voff_.size(1);
-        kernels::maxpool_2x2_narrow(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), v, vo, rows, geo.w);
+        kernels::maxpool_2x2_narrow(input.data(), y_data, argmax_data, vmax_.data(), voff_.data(), v, vo, rows, geo.w);
       } else {
-        kernels::maxpool_2x2_even(x.data(), y_data, argmax_data, vmax_.data(), voff_.data(), rows, geo.w);
+        kernels::maxpool_2x2_even(input.data(), y_data, argmax_data, vmax_.data(), voff_.data(), rows, geo.w);
       }
     } else {
 #pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
       for (index_t p = 0; p < planes; ++p)
-        kernels::maxpool_plane(x.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
+        kernels::maxpool_plane(input.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
                               p * in_plane);
     }
     return y;
@@ -104,11 +107,13 @@ class MaxPool2d : public Module<T> {
  private:
   kernels::PoolGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4, *this, ": expected input of shape (N, C, H, W), got ", x);
-    ember::detail::check(x[2] + 2 * padding_.h >= kernel_.h && x[3] + 2 * padding_.w >= kernel_.w, *this,
-                         ": the window ", kernel_, " does not fit the input ", x, " (padding ", padding_, ")");
     kernels::PoolGeometry g{x[0] * x[1], x[2], x[3], kernel_.h, kernel_.w, stride_.h, stride_.w, padding_.h, padding_.w, 0, 0};
     g.oh = kernels::pool_output_size(g.h, g.kh, g.sh, g.ph, options_.ceil_mode);
     g.ow = kernels::pool_output_size(g.w, g.kw, g.sw, g.pw, options_.ceil_mode);
+    // At least one window: in floor mode the kernel fits the padded input; in ceil mode a window
+    // starts in it (the kernel may hang over it, as in torch).
+    ember::detail::check(g.oh >= 1 && g.ow >= 1, *this, ": the window ", kernel_, " does not fit the input ", x,
+                         " (padding ", padding_, ")");
     return g;
   }
 
@@ -124,6 +129,7 @@ class MaxPool2d : public Module<T> {
   detail::Tape<Saved> tape_;
   Tensor<T> vmax_;                 // (2, N*C*OH*W + a packet), scratch of the 2x2 kernels
   Tensor<std::int32_t> voff_;      // (2, N*C*OH*W + a packet), offsets in x of their winners
+  Tensor<T> input_copy_;           // x: (N, C, H, W), when x is the y being written
 };
 
 static_assert(Layer<MaxPool2d<float>>);
