@@ -218,6 +218,33 @@ per run: p = Parameter(zeros(2)); optimizer on [p]; schedule on it; then `steps`
                  "Adadelta(), OneCycleLR(max_lr=2.0, total_steps=10, pct_start=0.5, cycle_momentum=False)",
                  lambda p: Adadelta(p), lambda o: L.OneCycleLR(o, 2.0, total_steps=10, pct_start=0.5,
                                                                cycle_momentum=False), 10)
+    # A second schedule made after a first one changed the rate: torch's constructor takes
+    # base_lrs from group['initial_lr'], which the first schedule set (setdefault) and OneCycleLR
+    # overwrites, not from the current rate (it matters past T_max).
+    def second_schedule(name, desc, make_opt, make_first, first_steps, make_second, steps):
+        p = torch.nn.Parameter(torch.zeros(2))
+        opt = make_opt([p])
+        first = make_first(opt)
+        for _ in range(first_steps):
+            opt.step()
+            first.step()
+        second = make_second(opt)
+        lrs = [second.get_last_lr()[0]]
+        for _ in range(steps):
+            opt.step()
+            second.step()
+            lrs.append(second.get_last_lr()[0])
+        s.comment("%s: %s; %d steps of the second schedule" % (name, desc, steps))
+        s.sequence(name + ".lr", lrs)
+    second_schedule("initial_lr.step_cos",
+                    "SGD(lr=0.1), StepLR(step_size=1, gamma=0.5) stepped 3 times, then CosineAnnealingLR(T_max=2)",
+                    lambda p: SGD(p, lr=0.1), lambda o: L.StepLR(o, 1, gamma=0.5), 3,
+                    lambda o: L.CosineAnnealingLR(o, 2), 8)
+    second_schedule("initial_lr.onecycle_cos",
+                    "SGD(lr=0.1, momentum=0.9), OneCycleLR(max_lr=1.0, total_steps=5) stepped 5 times, "
+                    "then CosineAnnealingLR(T_max=2, eta_min=0.01)",
+                    lambda p: SGD(p, lr=0.1, momentum=0.9), lambda o: L.OneCycleLR(o, 1.0, total_steps=5), 5,
+                    lambda o: L.CosineAnnealingLR(o, 2, eta_min=0.01), 8)
     s.save()
 
 
