@@ -189,7 +189,9 @@ TEST_CASE("A schedule made after another takes its base rate from the optimizer'
   Fixture f;
   SECTION("StepLR, then CosineAnnealingLR") {
     optim::SGD optimizer(f.params, {.lr = 0.1});
+    CHECK_FALSE(optimizer.initial_lr().has_value());
     optim::StepLR first(optimizer, 1, 0.5);
+    CHECK(optimizer.initial_lr() == 0.1);
     for (int k = 0; k < 3; ++k) first.step();
     optim::CosineAnnealingLR second(optimizer, 2);
     CHECK(second.base_lr() == 0.1);
@@ -198,9 +200,15 @@ TEST_CASE("A schedule made after another takes its base rate from the optimizer'
   SECTION("OneCycleLR, then CosineAnnealingLR") {
     optim::SGD optimizer(f.params, {.lr = 0.1, .momentum = 0.9});
     optim::OneCycleLR first(optimizer, 1.0, 5);
+    CHECK(optimizer.initial_lr() == 1.0 / 25);
     for (int k = 0; k < 5; ++k) first.step();
     optim::CosineAnnealingLR second(optimizer, 2, 0.01);
     CHECK(second.base_lr() == 1.0 / 25);
     check_rates(second, "initial_lr.onecycle_cos");
+  }
+  SECTION("a failed construction sets no initial_lr") {
+    optim::SGD optimizer(f.params, {.lr = 0.1});
+    CHECK_THROWS(optim::StepLR(optimizer, 0));
+    CHECK_FALSE(optimizer.initial_lr().has_value());
   }
 }

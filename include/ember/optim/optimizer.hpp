@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,6 +90,10 @@ class Optimizer {
     }
   }
 
+  // torch's group['initial_lr']: set by the first LR schedule made on this optimizer (to the rate
+  // then; OneCycleLR sets its own), read as base_lr by every later one. Empty before any.
+  std::optional<double> initial_lr() const { return initial_lr_; }
+
   const char* kind() const { return kind_; }
   const std::vector<nn::Parameter<T>*>& params() const { return params_; }
 
@@ -115,6 +120,7 @@ class Optimizer {
  private:
   std::vector<nn::Parameter<T>*> params_;
   const char* kind_;
+  std::optional<double> initial_lr_;
 };
 
 }  // namespace ember::optim
