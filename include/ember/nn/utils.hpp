@@ -1,7 +1,8 @@
 // nn::utils, as torch.nn.utils: clip_grad_norm_ (torch 1.13's clip_grad.py).
 //
 //   loss.backward(...); model.backward(...);
-//   nn::utils::clip_grad_norm_(model.parameters(), 1.0);   // before optimizer.step()
+//   nn::utils::clip_grad_norm_(optimizer.params(), 1.0);   // before optimizer.step()
+//   (model.parameters() works too, but builds a new vector: an allocation every step)
 #pragma once
 
 #include <algorithm>
