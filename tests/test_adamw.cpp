@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "helpers.hpp"
 
 using namespace ember;
@@ -99,4 +102,46 @@ TEST_CASE("set_momentum sets SGD's and RMSprop's momentum and Adam's and AdamW's
   CHECK_THROWS_WITH(adadelta.set_momentum(0.9), Catch::Contains("Adadelta: has no momentum"));
   CHECK_THROWS_WITH(adam.set_momentum(1.0), Catch::Contains("Adam: set_momentum(1): invalid beta1 1"));
   CHECK(adam.options().betas.first == 0.85);  // unchanged
+}
+
+TEST_CASE("RMSprop's centered and AdamW's amsgrad set through options() before the first step work as torch's",
+          "[adamw][rmsprop][golden]") {
+  // torch makes the state at the first step, so a param group's 'centered' or 'amsgrad' set
+  // before it is used (golden values computed with torch 1.13, configs 'centered' and
+  // 'amsgrad'); set after it, torch's step fails (KeyError 'grad_avg' / 'max_exp_avg_sq').
+  // ember's step used to read and write the state tensor it had not made (out of bounds).
+  const auto five_steps = [](auto& optimizer, nn::Parameter<float>& p, const golden::File& g) {
+    for (int k = 1; k <= 5; ++k) {
+      p.grad = test::to_tensor(g["g" + std::to_string(k)]);
+      optimizer.step();
+    }
+  };
+  SECTION("RMSprop") {
+    const golden::File g("rmsprop.txt");
+    nn::Parameter<float> p{test::to_tensor(g["p0"]), Tensor<float>({3, 4})};
+    optim::RMSprop optimizer(std::vector<nn::Parameter<float>*>{&p});
+    optimizer.options().centered = true;
+    five_steps(optimizer, p, g);
+    CHECK_CLOSE(p.value, g["centered.step5"]);
+    optim::RMSprop late(std::vector<nn::Parameter<float>*>{&p});
+    late.step();
+    late.options().centered = true;
+    const std::vector<float> before(p.value.data(), p.value.data() + p.value.numel());
+    CHECK_THROWS_WITH(late.step(), Catch::Contains("RMSprop: centered was turned on after the first step"));
+    CHECK(late.step_count() == 1);
+    CHECK(std::equal(before.begin(), before.end(), p.value.data()));  // the failed step changed nothing
+  }
+  SECTION("AdamW") {
+    const golden::File g("adamw.txt");
+    nn::Parameter<float> p{test::to_tensor(g["p0"]), Tensor<float>({3, 4})};
+    optim::AdamW optimizer(std::vector<nn::Parameter<float>*>{&p}, {.lr = 0.01});
+    optimizer.options().amsgrad = true;
+    five_steps(optimizer, p, g);
+    CHECK_CLOSE(p.value, g["amsgrad.step5"]);
+    optim::AdamW late(std::vector<nn::Parameter<float>*>{&p});
+    late.step();
+    late.options().amsgrad = true;
+    CHECK_THROWS_WITH(late.step(), Catch::Contains("AdamW: amsgrad was turned on after the first step"));
+    CHECK(late.step_count() == 1);
+  }
 }

@@ -446,3 +446,30 @@ TEST_CASE("load_checkpoint with a schedule names a missing or different one and 
                     Catch::Contains("schedule is not the optimizer's"));
   CHECK(io::load_checkpoint(model, other, loader, dir.file("step")) == 7);
 }
+
+TEST_CASE("a checkpoint saved after OneCycleLR's last step (linear: a negative rate, as torch's) loads back",
+          "[io][checkpoint][lr_scheduler]") {
+  // torch 1.13 OneCycleLR(anneal_strategy='linear') extrapolates its last allowed step (epoch
+  // total_steps) below min_lr: with max_lr 0.1 and total_steps 14 the rate is
+  // 4e-07 - (0.1 - 4e-07) / (13 - 3.2) = -0.01020364081632652 in torch 1.13. The usual
+  // "train, step the schedule after every batch, save" leaves that rate in the optimizer; torch's
+  // load_state_dict restores it, and so must load_checkpoint.
+  test::TempDir dir;
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  data::DataLoader loader(ds, {.batch_size = 8});
+  optim::SGD sgd(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::OneCycleLR schedule(sgd, 0.1, 14, {.anneal_strategy = optim::Anneal::linear});
+  for (int k = 0; k < 14; ++k) schedule.step();
+  REQUIRE(sgd.lr() < 0);
+  io::save_checkpoint(model, sgd, schedule, loader, 14, dir.file("end"));
+  optim::SGD resumed(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::OneCycleLR resumed_schedule(resumed, 0.1, 14, {.anneal_strategy = optim::Anneal::linear});
+  CHECK(io::load_checkpoint(model, resumed, resumed_schedule, loader, dir.file("end")) == 14);
+  CHECK(resumed.lr() == sgd.lr());
+  CHECK(resumed_schedule.last_epoch() == 14);
+  optim::SGD plain(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  CHECK(io::load_checkpoint(model, plain, loader, dir.file("end")) == 14);
+  CHECK(plain.lr() == sgd.lr());
+}

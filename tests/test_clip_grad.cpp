@@ -68,3 +68,29 @@ TEST_CASE("clip_grad_norm_ rejects bad arguments", "[clip_grad]") {
   params.push_back(nullptr);
   CHECK_THROWS_WITH(nn::utils::clip_grad_norm_(params, 1.0), Catch::Contains("parameter 1 is null"));
 }
+
+TEST_CASE("clip_grad_norm_ overflows and underflows as torch's float norm does", "[clip_grad][golden]") {
+  // Computed with torch 1.13 clip_grad_norm_ (tests/golden/clip_grad_norm.txt, configs 'overflow',
+  // 'overflow_one', 'underflow', 'large'): torch sums the squares of a float tensor in float, so
+  // past ~1.8e19 per element, or ~3.4e38 for the squares of the per-tensor norms together, the
+  // total is inf and every gradient becomes 0; below ~1e-23 the squares vanish and the total is 0.
+  const golden::File g("clip_grad_norm.txt");
+  for (const std::string config : {"overflow", "overflow_one", "underflow", "large"}) {
+    INFO("config " << config);
+    nn::Parameter<float> a{Tensor<float>({3, 4}), test::to_tensor(g[config + ".in.a"])};
+    nn::Parameter<float> b{Tensor<float>({5}), test::to_tensor(g[config + ".in.b"])};
+    nn::Parameter<float> c{Tensor<float>({2, 3}), test::to_tensor(g[config + ".in.c"])};
+    const float total = nn::utils::clip_grad_norm_(std::vector<nn::Parameter<float>*>{&a, &b, &c}, 1.0);
+    const bool finite = g[config + ".finite"].values[0] == 1;
+    CHECK(std::isfinite(total) == finite);
+    if (finite) {
+      Tensor<float> total_tensor({});
+      total_tensor.data()[0] = total;
+      CHECK_CLOSE(total_tensor, g[config + ".total"]);
+      if (g[config + ".total"].values[0] == 0) CHECK(total == 0.0f);  // 'underflow': exactly, not ~1e-25
+    }
+    CHECK_CLOSE(a.grad, g[config + ".a"]);
+    CHECK_CLOSE(b.grad, g[config + ".b"]);
+    CHECK_CLOSE(c.grad, g[config + ".c"]);
+  }
+}

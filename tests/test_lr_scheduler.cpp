@@ -180,3 +180,35 @@ TEST_CASE("Schedules reject bad options", "[lr_scheduler]") {
   CHECK(optimizer.lr() == 0.1);
   CHECK(optimizer.options().momentum == 0);  // failed constructions changed nothing
 }
+
+TEST_CASE("A schedule made after another takes its base rate from the optimizer's initial_lr, as torch's",
+          "[lr_scheduler][golden]") {
+  // Rates computed with torch 1.13 (tests/golden/schedules.txt): torch's constructor does
+  // group.setdefault('initial_lr', group['lr']) and base_lrs = initial_lr (OneCycleLR overwrites
+  // it), so past T_max a later CosineAnnealingLR rises towards the first rate, not the current one.
+  Fixture f;
+  SECTION("StepLR, then CosineAnnealingLR") {
+    optim::SGD optimizer(f.params, {.lr = 0.1});
+    CHECK_FALSE(optimizer.initial_lr().has_value());
+    optim::StepLR first(optimizer, 1, 0.5);
+    CHECK(optimizer.initial_lr() == 0.1);
+    for (int k = 0; k < 3; ++k) first.step();
+    optim::CosineAnnealingLR second(optimizer, 2);
+    CHECK(second.base_lr() == 0.1);
+    check_rates(second, "initial_lr.step_cos");
+  }
+  SECTION("OneCycleLR, then CosineAnnealingLR") {
+    optim::SGD optimizer(f.params, {.lr = 0.1, .momentum = 0.9});
+    optim::OneCycleLR first(optimizer, 1.0, 5);
+    CHECK(optimizer.initial_lr() == 1.0 / 25);
+    for (int k = 0; k < 5; ++k) first.step();
+    optim::CosineAnnealingLR second(optimizer, 2, 0.01);
+    CHECK(second.base_lr() == 1.0 / 25);
+    check_rates(second, "initial_lr.onecycle_cos");
+  }
+  SECTION("a failed construction sets no initial_lr") {
+    optim::SGD optimizer(f.params, {.lr = 0.1});
+    CHECK_THROWS(optim::StepLR(optimizer, 0));
+    CHECK_FALSE(optimizer.initial_lr().has_value());
+  }
+}

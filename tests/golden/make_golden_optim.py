@@ -117,6 +117,34 @@ per config: fresh copies of a, b, c as the .grad of three parameters;
         g.tensor(name + ".total", total)
         for n, p in zip("abc", ps):
             g.tensor(name + "." + n, p.grad)
+    # Extreme gradients: torch sums |g|^2 of a float tensor in float, so the squares (and the sum
+    # of the per-tensor norms' squares) overflow to inf past ~3.4e38 and underflow below ~1e-45.
+    # <config>.finite = 1 when the total is finite (then <config>.total is written), else 0.
+    extremes = [
+        ("overflow", 1.0, [torch.full((3, 4), 4e18), torch.full((5,), 6e18), torch.full((2, 3), 1e18)],
+         "per-tensor norms finite (1.4e19, 1.3e19, 2.4e18), their squares' sum 3.8e38 overflows: total inf"),
+        ("overflow_one", 1.0, [torch.full((3, 4), 4e18), torch.full((5,), 2e19), torch.full((2, 3), 1.0)],
+         "b's squares (4e38) overflow: total inf"),
+        ("underflow", 1.0, [t * 1e-25 for t in grads], "every square underflows to 0: total 0"),
+        ("large", 1.0, [torch.full((3, 4), 1e18), torch.full((5,), 2e18), torch.full((2, 3), 3e18)],
+         "large but finite all the way: total 9.3e18"),
+    ]
+    for name, max_norm, ts, note in extremes:
+        ps = [torch.nn.Parameter(torch.zeros_like(t)) for t in ts]
+        for p, t in zip(ps, ts):
+            p.grad = t.clone()
+        total = torch.nn.utils.clip_grad_norm_(ps, max_norm, 2.0)
+        g.comment("config '%s': gradients %s; clip_grad_norm_(params, max_norm=%r): %s" %
+                  (name, ", ".join("%s (%s)" % (n, "x".join(map(str, t.shape))) for n, t in zip("abc", ts)), max_norm,
+                   note))
+        for n, t in zip("abc", ts):
+            g.tensor(name + ".in." + n, t)
+        finite = bool(torch.isfinite(total))
+        g.tensor(name + ".finite", torch.tensor(1.0 if finite else 0.0))
+        if finite:
+            g.tensor(name + ".total", total)
+        for n, p in zip("abc", ps):
+            g.tensor(name + "." + n, p.grad)
     g.save()
 
 
@@ -218,6 +246,33 @@ per run: p = Parameter(zeros(2)); optimizer on [p]; schedule on it; then `steps`
                  "Adadelta(), OneCycleLR(max_lr=2.0, total_steps=10, pct_start=0.5, cycle_momentum=False)",
                  lambda p: Adadelta(p), lambda o: L.OneCycleLR(o, 2.0, total_steps=10, pct_start=0.5,
                                                                cycle_momentum=False), 10)
+    # A second schedule made after a first one changed the rate: torch's constructor takes
+    # base_lrs from group['initial_lr'], which the first schedule set (setdefault) and OneCycleLR
+    # overwrites, not from the current rate (it matters past T_max).
+    def second_schedule(name, desc, make_opt, make_first, first_steps, make_second, steps):
+        p = torch.nn.Parameter(torch.zeros(2))
+        opt = make_opt([p])
+        first = make_first(opt)
+        for _ in range(first_steps):
+            opt.step()
+            first.step()
+        second = make_second(opt)
+        lrs = [second.get_last_lr()[0]]
+        for _ in range(steps):
+            opt.step()
+            second.step()
+            lrs.append(second.get_last_lr()[0])
+        s.comment("%s: %s; %d steps of the second schedule" % (name, desc, steps))
+        s.sequence(name + ".lr", lrs)
+    second_schedule("initial_lr.step_cos",
+                    "SGD(lr=0.1), StepLR(step_size=1, gamma=0.5) stepped 3 times, then CosineAnnealingLR(T_max=2)",
+                    lambda p: SGD(p, lr=0.1), lambda o: L.StepLR(o, 1, gamma=0.5), 3,
+                    lambda o: L.CosineAnnealingLR(o, 2), 8)
+    second_schedule("initial_lr.onecycle_cos",
+                    "SGD(lr=0.1, momentum=0.9), OneCycleLR(max_lr=1.0, total_steps=5) stepped 5 times, "
+                    "then CosineAnnealingLR(T_max=2, eta_min=0.01)",
+                    lambda p: SGD(p, lr=0.1, momentum=0.9), lambda o: L.OneCycleLR(o, 1.0, total_steps=5), 5,
+                    lambda o: L.CosineAnnealingLR(o, 2, eta_min=0.01), 8)
     s.save()
 
 

@@ -408,7 +408,7 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
     using Swap = detail::OptimizerSwap<T>;
     Swap apply(staged, Swap::What::options);
     optimizer.visit_state(apply);
-    if (const std::string problem = optimizer.options_problem(); !problem.empty()) {
+    if (const std::string problem = optimizer.loaded_options_problem(); !problem.empty()) {
       errors.push_back("the checkpoint's " + std::string(optimizer.kind()) + " state is invalid: " + problem);
       Swap undo(staged, Swap::What::options);
       optimizer.visit_state(undo);

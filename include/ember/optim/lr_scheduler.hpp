@@ -35,7 +35,7 @@ template <class T = float>
 class LRScheduler {
  public:
   LRScheduler(Optimizer<T>& optimizer, const char* kind)
-      : optimizer_(optimizer), kind_(kind), base_lr_(optimizer.lr()), last_lr_(optimizer.lr()) {}
+      : optimizer_(optimizer), kind_(kind), base_lr_(optimizer.initial_lr_.value_or(optimizer.lr())), last_lr_(optimizer.lr()) {}
   LRScheduler(const LRScheduler&) = delete;
   LRScheduler& operator=(const LRScheduler&) = delete;
   virtual ~LRScheduler() = default;
@@ -54,7 +54,9 @@ class LRScheduler {
   double get_last_lr() const { return last_lr_; }
   // Steps taken since construction, minus one (the constructor's step is epoch 0), as torch's.
   std::int64_t last_epoch() const { return last_epoch_; }
-  // The optimizer's rate when the schedule was made (torch's base_lrs[0], its initial_lr).
+  // torch's base_lrs[0]: the optimizer's initial_lr, which the first schedule made on it set to
+  // the rate then (torch's group.setdefault('initial_lr', group['lr'])); OneCycleLR's is
+  // max_lr / div_factor.
   double base_lr() const { return base_lr_; }
 
   const char* kind() const { return kind_; }
@@ -81,11 +83,13 @@ class LRScheduler {
   // options of the optimizer (OneCycleLR's momentum) once it cannot throw any more.
   virtual double next_lr(std::int64_t epoch) = 0;
   // For the derived constructors, after their options are set: checks them, then takes the
-  // first step (epoch 0), as torch's constructor does.
+  // first step (epoch 0), as torch's constructor does, and sets the optimizer's initial_lr to
+  // base_lr (the same value unless OneCycleLR set its own, which torch's also writes).
   void start() {
     const std::string problem = options_problem();
     ember::detail::check(problem.empty(), kind_, ": ", problem);
     step();
+    optimizer_.initial_lr_ = base_lr_;
   }
   double& base_lr_ref() { return base_lr_; }
   // Writes the optimizer's momentum (or beta1) unchecked, as torch's schedules write the group's.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,13 +90,29 @@ class Optimizer {
     }
   }
 
+  // torch's group['initial_lr']: set by the first LR schedule made on this optimizer (to the rate
+  // then; OneCycleLR sets its own), read as base_lr by every later one. Empty before any.
+  std::optional<double> initial_lr() const { return initial_lr_; }
+
   const char* kind() const { return kind_; }
   const std::vector<nn::Parameter<T>*>& params() const { return params_; }
 
   virtual void visit_state(OptimizerStateVisitor<T>& v) = 0;
   // Why the options or counts are invalid, empty when they are valid: checked at construction
-  // and when a checkpoint is loaded.
+  // and (as loaded_options_problem) when a checkpoint is loaded.
   virtual std::string options_problem() const = 0;
+  // options_problem() of options restored from a checkpoint, where the rate may be any finite
+  // value: a schedule may have set a negative one (OneCycleLR's linear extrapolation at its last
+  // step, as torch's), and torch's load_state_dict restores it as it is.
+  std::string loaded_options_problem() {
+    double& lr = lr_ref();
+    if (!std::isfinite(lr)) return ember::detail::concat("invalid learning rate ", lr, " (must be finite)");
+    const double saved = lr;
+    lr = lr < 0 ? 0 : lr;  // the other options checked as usual
+    std::string problem = options_problem();
+    lr = saved;
+    return problem;
+  }
 
  protected:
   friend class LRScheduler<T>;  // sets the rate it computes, as torch's schedules write group['lr']
@@ -115,6 +132,7 @@ class Optimizer {
  private:
   std::vector<nn::Parameter<T>*> params_;
   const char* kind_;
+  std::optional<double> initial_lr_;
 };
 
 }  // namespace ember::optim

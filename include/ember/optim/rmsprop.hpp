@@ -49,13 +49,24 @@ class RMSprop final : public Optimizer<T> {
 
   void step() override {
     ember::detail::check(step_ < max_step_count, "RMSprop: the step count ", step_, " reached its limit");
+    const auto& params = this->params();
+    // grad_avg is made with the optimizer when centered; centered set through options() later
+    // is taken at the first step (torch makes its state there) and refused after it (torch's
+    // step fails then: its state has no grad_avg).
+    if (options_.centered) {
+      for (std::size_t k = 0; k < params.size(); ++k)
+        if (grad_avg_[k].numel() != params[k]->value.numel()) {
+          ember::detail::check(step_ == 0, "RMSprop: centered was turned on after the first step; torch's state ",
+                               "has no grad_avg then (set it at construction)");
+          grad_avg_[k] = Tensor<T>(params[k]->value.shape());
+        }
+    }
     ++step_;
     // Scalars rounded to T as torch's kernels round them.
     const Constants c{static_cast<T>(options_.alpha), static_cast<T>(1 - options_.alpha), static_cast<T>(options_.eps),
                       static_cast<T>(options_.weight_decay), static_cast<T>(options_.momentum),
                       static_cast<T>(-options_.lr)};
     const bool use_momentum = options_.momentum > 0;
-    const auto& params = this->params();
     for (std::size_t k = 0; k < params.size(); ++k) {
       // Zeros from the first step with momentum on (torch makes them at the first step).
       if (use_momentum && momentum_buffer_[k].empty()) momentum_buffer_[k] = Tensor<T>(params[k]->value.shape());
