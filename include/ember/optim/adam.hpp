@@ -47,6 +47,18 @@ class Adam final : public Optimizer<T> {
 
   void step() override {
     ember::detail::check(step_ < max_step_count, "Adam: the step count ", step_, " reached its limit");
+    const auto& params = this->params();
+    // max_exp_avg_sq is made with the optimizer when amsgrad; amsgrad set through options()
+    // later is taken at the first step (torch makes its state there) and refused after it
+    // (torch's step fails then: its state has no max_exp_avg_sq).
+    if (options_.amsgrad) {
+      for (std::size_t k = 0; k < params.size(); ++k)
+        if (max_exp_avg_sq_[k].numel() != params[k]->value.numel()) {
+          ember::detail::check(step_ == 0, "Adam: amsgrad was turned on after the first step; torch's state ",
+                               "has no max_exp_avg_sq then (set it at construction)");
+          max_exp_avg_sq_[k] = Tensor<T>(params[k]->value.shape());
+        }
+    }
     ++step_;
     const auto [beta1, beta2] = options_.betas;
     const double t = static_cast<double>(step_);
@@ -59,7 +71,6 @@ class Adam final : public Optimizer<T> {
                       static_cast<T>(options_.lr / (1 - std::pow(beta1, t))),
                       static_cast<T>(std::sqrt(1 - std::pow(beta2, t)))};
     const bool decay = options_.weight_decay != 0;
-    const auto& params = this->params();
     for (std::size_t k = 0; k < params.size(); ++k) {
       Slot s{params[k]->value.data(), std::as_const(params[k]->grad).data(), exp_avg_[k].data(), exp_avg_sq_[k].data(),
              max_exp_avg_sq_[k].data(), params[k]->value.numel()};
