@@ -6,6 +6,7 @@
 #include "ember/tensor.hpp"
 #include "ember/threads.hpp"
 
+#include "ember/nn/activation.hpp"
 #include "ember/nn/batchnorm.hpp"
 #include "ember/nn/conv2d.hpp"
 #include "ember/nn/dropout.hpp"
@@ -17,10 +18,16 @@
 #include "ember/nn/parameters.hpp"
 #include "ember/nn/relu.hpp"
 #include "ember/nn/sequential.hpp"
+#include "ember/nn/softmax.hpp"
 
+#include "ember/optim/adadelta.hpp"
 #include "ember/optim/adam.hpp"
+#include "ember/optim/adamw.hpp"
 #include "ember/optim/optimizer.hpp"
+#include "ember/optim/rmsprop.hpp"
+#include "ember/optim/lr_scheduler.hpp"
 #include "ember/optim/sgd.hpp"
+#include "ember/optim/step_lr.hpp"
 
 #include "ember/data/dataloader.hpp"
 #include "ember/data/dataset.hpp"

@@ -109,6 +109,7 @@ class Adam final : public Optimizer<T> {
 
  private:
   double& lr_ref() override { return options_.lr; }
+  double* momentum_ref() override { return &options_.betas.first; }
 
   struct Constants {
     T beta1, one_minus_beta1, beta2, one_minus_beta2, weight_decay, eps, step_size, bias_correction2_sqrt;

@@ -66,6 +66,26 @@ class Optimizer {
     lr_ref() = lr;
   }
 
+  // The momentum an LR schedule may cycle (OneCycleLR), as torch cycles a param group's
+  // 'momentum' or betas[0]: SGD's and RMSprop's momentum, Adam's and AdamW's beta1. Adadelta has
+  // none.
+  bool has_momentum() const { return const_cast<Optimizer*>(this)->momentum_ref() != nullptr; }
+  double momentum() const {
+    ember::detail::check(has_momentum(), kind_, ": has no momentum (or beta1)");
+    return *const_cast<Optimizer*>(this)->momentum_ref();
+  }
+  // Sets it if the options stay valid (else throws and changes nothing).
+  void set_momentum(double m) {
+    ember::detail::check(has_momentum(), kind_, ": has no momentum (or beta1) to set");
+    double& ref = *momentum_ref();
+    const double old = ref;
+    ref = m;
+    if (std::string problem = options_problem(); !problem.empty()) {
+      ref = old;
+      throw Error(ember::detail::concat(kind_, ": set_momentum(", m, "): ", problem));
+    }
+  }
+
   const char* kind() const { return kind_; }
   const std::vector<nn::Parameter<T>*>& params() const { return params_; }
 
@@ -76,6 +96,8 @@ class Optimizer {
 
  protected:
   virtual double& lr_ref() = 0;
+  // The option set_momentum changes, nullptr when there is none.
+  virtual double* momentum_ref() { return nullptr; }
   void check_options() const {
     const std::string problem = options_problem();
     ember::detail::check(problem.empty(), kind_, ": ", problem);

@@ -91,6 +91,7 @@ class SGD final : public Optimizer<T> {
 
  private:
   double& lr_ref() override { return options_.lr; }
+  double* momentum_ref() override { return &options_.momentum; }
 
   SGDOptions options_;
   std::vector<Tensor<T>> momentum_buffers_;
