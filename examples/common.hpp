@@ -25,9 +25,15 @@ struct Flags {
   std::string save;        // empty: no file
   std::string checkpoint;  // empty: none
   std::string resume;      // empty: start afresh
+  // mnist_convnet only (pytorch/examples mnist/main.py's flags)
+  int test_batch_size = 1000;
+  double gamma = 0.7;
+  bool dry_run = false;
+  int log_interval = 10;
+  bool save_model = false;
 };
 
-enum class Example { mlp, cnn };
+enum class Example { mlp, cnn, convnet };
 
 // Parses argv into the flags `example` takes; on a bad flag prints one line naming it and exits
 // with 2 (--help prints them all and exits with 0).
