@@ -240,3 +240,20 @@ TEST_CASE("Conv2d init follows PyTorch: U(+-1/sqrt(C_in*kh*kw)) for weight and b
   const auto w = conv.weight().value.array();
   CHECK(w.square().mean() == Approx(bound * bound / 3).epsilon(0.1));  // 2,400 samples of U(-b, b)
 }
+
+TEST_CASE("Conv2d in eval mode gives train mode's outputs with one sample's columns per thread", "[conv2d]") {
+  manual_seed(7);
+  const int threads_before = get_num_threads();
+  for (const index_t groups : {1, 2}) {
+    nn::Conv2d<float> conv(4, 6, 3, {.padding = 1, .groups = groups});
+    const auto x = random_tensor<float>({5, 4, 7, 6}, 8);
+    const Tensor<float> y_train = conv.forward(x);
+    conv.eval();
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      const auto& y_eval = conv.forward(x);
+      CHECK((y_eval.array() == y_train.array()).all());
+    }
+    set_num_threads(threads_before);
+  }
+}

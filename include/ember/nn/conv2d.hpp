@@ -77,19 +77,23 @@ class Conv2d : public Module<T> {
     const index_t k = g.patch(), p = g.out_plane();
     const index_t groups = options_.groups, kg = k / groups, og = out_ / groups;  // per group
     saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
-    saved.cols.resize_uninitialized({g.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
+    // In train mode cols: (N, C_in*kh*kw, OH*OW) is kept for backward; in eval mode one sample's
+    // per thread will do (at test batch 1000, mnist_convnet's second layer would fill 663 MB).
+    const bool keep = this->training_;
+    const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
+    if (keep) saved.cols.resize_uninitialized({g.n, k, p});
+    else eval_cols_.resize_uninitialized({threads, k, p});
     T* const y_data = saved.y.data();
-    T* const cols = saved.cols.data();
+    T* const cols = keep ? saved.cols.data() : eval_cols_.data();
     const T* const w = std::as_const(weight_.value).data();
     const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
-    const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
     const bool stride1 = is_stride1(), small_patch = is_small_patch(kg);
     const auto layout = kernels::PaddedLayout::of<T>(g);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
     T* const padded = stride1 ? padded_.data() : nullptr;
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
     for (index_t n = 0; n < g.n; ++n) {
-      T* col = cols + n * k * p;
+      T* col = cols + (keep ? n : ember::detail::thread_index()) * k * p;
       if (stride1) {
         T* xp = padded + ember::detail::thread_index() * layout.size;
         kernels::pad_into(x.data() + n * in_sample, xp, g, layout);
@@ -261,6 +265,7 @@ class Conv2d : public Module<T> {
     Tensor<T> dx;         // dx: (N, C_in, H, W), its own per use (a use's dy may be another's dx)
   };
   detail::Tape<Saved> tape_;
+  Tensor<T> eval_cols_;   // (threads, C_in*kh*kw, OH*OW): cols of eval mode, scratch
   Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
   Tensor<T> partial_dw_;  // (threads, C_out, C_in/groups*kh*kw, 1 or a packet of partial sums)
