@@ -115,6 +115,10 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
       {{2, 4, 6, 5}, 4, 3, {.groups = 4, .bias = false}},
       {{2, 3, 7, 7}, 6, {3, 2}, {.stride = {1, 2}, .padding = 2, .dilation = {2, 1}, .groups = 3}},
       {{2, 24, 5, 5}, 8, 3, {.padding = 1, .groups = 2}},  // patch 108 per group: Eigen's GEMM
+      // columns over 32,768 values per sample: backward redoes the im2col from x
+      {{3, 32, 14, 14}, 8, 3, {}},
+      {{2, 16, 15, 13}, 4, 3, {.stride = 2, .padding = 1, .groups = 2}},
+      {{2, 8, 30, 30}, 4, 3, {.padding = 2, .dilation = 2}},
   };
   manual_seed(4);
   std::uint64_t seed = 100;
@@ -256,4 +260,22 @@ TEST_CASE("Conv2d in eval mode gives train mode's outputs with one sample's colu
     }
     set_num_threads(threads_before);
   }
+}
+
+TEST_CASE("Conv2d with large columns redoes the im2col in backward, and refuses an input written to meanwhile",
+          "[conv2d]") {
+  manual_seed(8);
+  nn::Conv2d<float> conv(32, 8, 3);  // 288 x 144 = 41,472 values per sample: recomputed
+  Tensor<float> x = random_tensor<float>({2, 32, 14, 14}, 9);
+  const auto dy = random_tensor<float>({2, 8, 12, 12}, 10);
+  conv.forward(x);
+  const Tensor<float> dx = conv.backward(dy);
+  const Tensor<float> dw = conv.weight().grad;
+  conv.zero_grad();
+  conv.forward(x);
+  CHECK((conv.backward(dy).array() == dx.array()).all());  // the same im2col, the same sums
+  CHECK((conv.weight().grad.array() == dw.array()).all());
+  conv.forward(x);
+  x.data()[0] += 1;
+  CHECK_THROWS_WITH(conv.backward(dy), Catch::Contains("Conv2d(32, 8") && Catch::Contains("modified before backward"));
 }

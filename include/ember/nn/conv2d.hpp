@@ -77,14 +77,15 @@ class Conv2d : public Module<T> {
     const index_t k = g.patch(), p = g.out_plane();
     const index_t groups = options_.groups, kg = k / groups, og = out_ / groups;  // per group
     saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
-    // In train mode cols: (N, C_in*kh*kw, OH*OW) is kept for backward; in eval mode one sample's
-    // per thread will do (at test batch 1000, mnist_convnet's second layer would fill 663 MB).
-    const bool keep = this->training_;
+    // In train mode cols: (N, C_in*kh*kw, OH*OW) is kept for backward when a sample's columns are
+    // small (see recompute_cols); otherwise, and in eval mode, one sample's per thread will do.
+    const bool keep = this->training_ && !recompute_cols(k, p);
     const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
     if (keep) saved.cols.resize_uninitialized({g.n, k, p});
-    else eval_cols_.resize_uninitialized({threads, k, p});
+    else cols_.resize_uninitialized({threads, k, p});
+    if (this->training_ && !keep) saved.x.save(x);
     T* const y_data = saved.y.data();
-    T* const cols = keep ? saved.cols.data() : eval_cols_.data();
+    T* const cols = keep ? saved.cols.data() : cols_.data();
     const T* const w = std::as_const(weight_.value).data();
     const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
     const bool stride1 = is_stride1(), small_patch = is_small_patch(kg);
@@ -146,14 +147,18 @@ class Conv2d : public Module<T> {
     const index_t dcol_size = k * p + simd_lanes;
     const auto layout = kernels::PaddedLayout::of<T>(g);
     if (need_dx) dcols_.resize_uninitialized({threads, dcol_size});
-    if (need_dx && stride1) padded_.resize_uninitialized({threads, layout.size});
+    const bool recompute = recompute_cols(k, p);
+    const Tensor<T>* const x = recompute ? &saved.x.get(*this) : nullptr;  // an Error if it was written to
+    if (recompute) cols_.resize_uninitialized({threads, k, p});
+    if ((need_dx || recompute) && stride1) padded_.resize_uninitialized({threads, layout.size});
     const auto w = std::as_const(weight_.value).matrix();  // (C_out, kg)
     T* const partial_dw = partial_dw_.data();
     T* const partial_db = partial_db_.data();
     T* const dcols = need_dx ? dcols_.data() : nullptr;
-    T* const padded = need_dx && stride1 ? padded_.data() : nullptr;
+    T* const padded = (need_dx || recompute) && stride1 ? padded_.data() : nullptr;
     T* const dx = need_dx ? saved.dx.data() : nullptr;
-    const T* const cols = std::as_const(saved.cols).data();
+    const T* const cols = recompute ? nullptr : std::as_const(saved.cols).data();
+    T* const cols_scratch = recompute ? cols_.data() : nullptr;
     const index_t in_sample = g.c * g.h * g.w;
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (g.n > 1)
     {
@@ -163,7 +168,17 @@ class Conv2d : public Module<T> {
 #pragma omp for schedule(static)
       for (index_t n = 0; n < g.n; ++n) {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
-        const T* col = cols + n * k * p;
+        const T* col = recompute ? cols_scratch + t * k * p : cols + n * k * p;
+        if (recompute) {  // the forward's im2col of sample n again (xp is free again after it)
+          T* c = cols_scratch + t * k * p;
+          if (stride1) {
+            T* xp = padded + t * layout.size;
+            kernels::pad_into(x->data() + n * in_sample, xp, g, layout);
+            kernels::im2col_stride1(xp, c, g, layout);
+          } else {
+            kernels::im2col(x->data() + n * in_sample, c, g);
+          }
+        }
         for (index_t gi = 0; gi < groups; ++gi) {
           const T* dy_g = dy_n.data() + gi * og * p;  // (og, p)
           const T* col_g = col + gi * kg * p;           // (kg, p)
@@ -240,6 +255,11 @@ class Conv2d : public Module<T> {
   // CNN's: 9), is under the height of Eigen's GEMM kernel, which then wastes most of it: the
   // forward and dweight take the short-patch kernels of kernels/gemm.hpp instead.
   static bool is_small_patch(index_t patch) { return patch < 3 * simd_lanes; }
+  // Train mode keeps the batch's columns for backward while a sample's are small (the seed CNN's
+  // 6,084 values, LeNet's 15,000); larger ones (mnist_convnet's second layer: 288 x 576 = 166K
+  // values, 42 MB at batch 64) would go to memory and back, so backward keeps x and redoes each
+  // sample's im2col into a per-thread buffer that stays in cache (about 1.5% more instructions).
+  static bool recompute_cols(index_t patch, index_t plane) { return patch * plane > 32768; }
 
   kernels::ConvGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
@@ -261,11 +281,12 @@ class Conv2d : public Module<T> {
   struct Saved {          // one use of the layer
     kernels::ConvGeometry g{};
     Tensor<T> y;          // y: (N, C_out, OH, OW)
-    Tensor<T> cols;       // cols: (N, C_in*kh*kw, OH*OW), im2col of x
+    Tensor<T> cols;       // cols: (N, C_in*kh*kw, OH*OW), im2col of x, or empty (recompute_cols)
+    detail::SavedInput<T> x;  // x, when backward redoes the im2col (recompute_cols)
     Tensor<T> dx;         // dx: (N, C_in, H, W), its own per use (a use's dy may be another's dx)
   };
   detail::Tape<Saved> tape_;
-  Tensor<T> eval_cols_;   // (threads, C_in*kh*kw, OH*OW): cols of eval mode, scratch
+  Tensor<T> cols_;        // (threads, C_in*kh*kw, OH*OW): one sample's cols per thread, scratch
   Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
   Tensor<T> partial_dw_;  // (threads, C_out, C_in/groups*kh*kw, 1 or a packet of partial sums)
