@@ -84,11 +84,42 @@ void relu_forward_backward(benchmark::State& state) {
   }
   set_bytes(state, x.numel() * 4.0 * 5);
 }
+// mnist_convnet's (pytorch/examples mnist/main.py's) second layer, Conv2d(32, 64, 3) on the
+// (N, 32, 26, 26) output of the first: the first multi-channel convolution. It needs dx.
+constexpr double conv2_flop(index_t batch) { return 2.0 * batch * 64 * 24 * 24 * 32 * 9; }
+
+void conv2_forward(benchmark::State& state) {
+  setup_threads();
+  const index_t batch = state.range(0);
+  manual_seed(0);
+  nn::Conv2d<float> conv(32, 64, 3);
+  const auto x = random_tensor({batch, 32, 26, 26});
+  for (auto _ : state) benchmark::DoNotOptimize(conv.forward(x).data());
+  set_flops(state, conv2_flop(batch));
+}
+
+void conv2_forward_backward(benchmark::State& state) {
+  setup_threads();
+  const index_t batch = state.range(0);
+  manual_seed(0);
+  nn::Conv2d<float> conv(32, 64, 3);
+  conv.set_needs_input_grad(true);
+  const auto x = random_tensor({batch, 32, 26, 26});
+  const auto dy = random_tensor({batch, 64, 24, 24}, 2);
+  for (auto _ : state) {
+    conv.forward(x);
+    benchmark::DoNotOptimize(conv.backward(dy).data());
+  }
+  set_flops(state, 3 * conv2_flop(batch));
+}
 }  // namespace
 
 #define EMBER_BATCHES ->ArgName("batch")->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond)
 BENCHMARK(conv_forward)->Name("conv_1_16_3/forward") EMBER_BATCHES;
 BENCHMARK(conv_forward_backward)->Name("conv_1_16_3/forward_backward") EMBER_BATCHES;
+// batch 64 only: at 1024 the im2col of one batch alone is 2.7 GB
+BENCHMARK(conv2_forward)->Name("conv_32_64_3/forward")->ArgName("batch")->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(conv2_forward_backward)->Name("conv_32_64_3/forward_backward")->ArgName("batch")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(maxpool_forward)->Name("maxpool_2/forward") EMBER_BATCHES;
 BENCHMARK(maxpool_forward_backward)->Name("maxpool_2/forward_backward") EMBER_BATCHES;
 BENCHMARK(relu_forward)->Name("relu/forward") EMBER_BATCHES;

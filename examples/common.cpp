@@ -65,7 +65,41 @@ void add_common_flags(CLI::App& app, Flags& f) {
 
 }  // namespace
 
+// pytorch/examples mnist/main.py's flags, its defaults, and --data and --threads.
+static Flags parse_convnet_flags(int argc, char** argv) {
+  CLI::App app{"PyTorch's MNIST example (pytorch/examples mnist/main.py), in C++", "mnist_convnet"};
+  Flags f;
+  f.epochs = 14;
+  f.lr = 1.0;
+  f.seed = 1;
+  app.add_option("--batch-size", f.batch_size, "input batch size for training")->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  app.add_option("--test-batch-size", f.test_batch_size, "input batch size for testing")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--epochs", f.epochs, "number of epochs to train")->check(CLI::Range(1, 1 << 30))->capture_default_str();
+  app.add_option("--lr", f.lr, "learning rate")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  app.add_option("--gamma", f.gamma, "learning rate step gamma")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  app.add_flag("--dry-run", f.dry_run, "quickly check a single pass");
+  app.add_option("--seed", f.seed, "random seed")->capture_default_str();
+  app.add_option("--log-interval", f.log_interval, "how many batches to wait before logging training status")
+      ->check(CLI::Range(1, 1 << 30))
+      ->capture_default_str();
+  app.add_flag("--save-model", f.save_model, "for saving the current model (mnist_cnn.safetensors)");
+  app.add_option("--data", f.data, "folder with the four MNIST IDX files (default: $MNIST_DIR, then data/mnist)");
+  app.add_option("--threads", f.threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    std::exit(app.exit(e));
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: error: %s (run with --help for the flags)\n", app.get_name().c_str(), e.what());
+    std::exit(2);
+  }
+  return f;
+}
+
 Flags parse_flags(Example example, int argc, char** argv) {
+  if (example == Example::convnet) return parse_convnet_flags(argc, argv);
   const bool mlp = example == Example::mlp;
   CLI::App app{mlp ? "Train an MLP on MNIST, as the PyTorch notebook does" : "Train a CNN on MNIST, as the PyTorch notebook does",
                mlp ? "mnist_mlp" : "mnist_cnn"};

@@ -35,9 +35,14 @@ struct Flags {
   int overfit_batch = 0;   // > 0: train on one batch of this many images until the loss is near zero
   bool dry_run = false;    // one batch of everything: train, test, save
   std::string report;      // empty: no pictures (report.hpp)
+  // mnist_convnet only (pytorch/examples mnist/main.py's flags)
+  int test_batch_size = 1000;
+  double gamma = 0.7;
+  int log_interval = 10;
+  bool save_model = false;
 };
 
-enum class Example { mlp, cnn };
+enum class Example { mlp, cnn, convnet };
 
 // Parses argv into the flags `example` takes; on a bad flag prints one line naming it and exits
 // with 2 (--help prints them all and exits with 0).

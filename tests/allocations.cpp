@@ -155,6 +155,14 @@ int main() {
                            nn::Sigmoid{},                nn::Linear{32, 16}, nn::Tanh{},
                            nn::Linear{16, 10},           nn::LogSoftmax{}};
     ok &= allocates_nothing("activations and poolings of the toolbox", toolbox, ds, threads);
+    auto augmented = ds;  // the loader's per-sample augmentation, then Normalize
+    augmented.transforms = {data::RandomCrop(28, 2), data::RandomAffine(10, {.translate = {0.1, 0.1}, .scale = {0.9, 1.1}})};
+    test::SeedCnn<> cnn_augmented;
+    ok &= allocates_nothing("seed CNN on RandomCrop + RandomAffine", cnn_augmented, augmented, threads);
+    nn::Sequential grouped{nn::Conv2d{1, 8, 3, {.padding = 2, .dilation = 2}}, nn::ReLU{},
+                           nn::Conv2d{8, 8, 3, {.groups = 4}},                 nn::ReLU{}, nn::Flatten{},
+                           nn::Linear{8 * 26 * 26, 10}};
+    ok &= allocates_nothing("dilated and grouped Conv2d", grouped, ds, threads);
   }
   ok &= optimizers_allocate_nothing(ds);
   // The counter itself works: a vector (operator new) and std::aligned_alloc (a Tensor's storage)

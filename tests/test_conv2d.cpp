@@ -28,6 +28,18 @@ const Config golden_configs[] = {
     {"nobias.", 2, 3, 3, {.bias = false}},
 };
 
+// The configurations of tests/golden/conv2d_groups.txt (tests/golden/make_golden_conv2d_groups.py).
+const Config golden_group_configs[] = {
+    {"dilated.", 2, 3, 3, {.dilation = 2}},
+    {"dilated_hw.", 3, 2, {3, 2}, {.padding = {2, 1}, .dilation = {2, 3}}},
+    {"grouped.", 4, 6, 3, {.groups = 2}},
+    {"depthwise.", 3, 3, 3, {.padding = 1, .groups = 3}},
+    {"depthwise_x2.", 2, 4, 3, {.padding = 1, .groups = 2, .bias = false}},
+    {"combined.", 6, 4, 3, {.stride = 2, .padding = 2, .dilation = 2, .groups = 2}},
+    {"combined_hw.", 4, 8, {2, 3}, {.stride = {2, 1}, .padding = {1, 3}, .dilation = {3, 2}, .groups = 4}},
+    {"wide_groups.", 32, 64, 3, {.groups = 4}},
+};
+
 // dweight[o, c, u, v] sums N*OH*OW products x * dy. Two float sums of the same terms in different
 // orders (ember's and torch's) differ by up to a few ulps of sum |x * dy|, not of the result, and
 // when the terms cancel that is far more than 1e-5 of the result: lenet1's dweight[100] has
@@ -43,27 +55,35 @@ Tensor<double> summation_bound(const golden::File& g, const Config& c) {
   };
   const auto x = abs_of(g[c.prefix + "x"]), dy = abs_of(g[c.prefix + "dy"]), w = abs_of(g[c.prefix + "weight"]);
   Tensor<double> bound(w.shape());
-  nn::reference::conv2d_backward<double>(x, w, dy, bound, nullptr, c.options.stride, c.options.padding);
+  nn::reference::conv2d_backward<double>(x, w, dy, bound, nullptr, c.options.stride, c.options.padding,
+                                         c.options.dilation, c.options.groups);
   bound.array() *= std::ldexp(1.0, -23);
   return bound;
 }
 
+void check_golden(const golden::File& g, const Config& c) {
+  INFO("config " << c.prefix);
+  nn::Conv2d<float> conv(c.in, c.out, c.kernel, c.options);
+  conv.weight().value = test::to_tensor(g[c.prefix + "weight"]);
+  if (c.options.bias) conv.bias().value = test::to_tensor(g[c.prefix + "bias"]);
+  const auto x = test::to_tensor(g[c.prefix + "x"]);
+  CHECK_CLOSE(conv.forward(x), g[c.prefix + "y"]);
+  CHECK_CLOSE(conv.backward(test::to_tensor(g[c.prefix + "dy"])), g[c.prefix + "dx"]);
+  const auto dweight_bound = summation_bound(g, c);
+  CHECK_CLOSE(conv.weight().grad, g[c.prefix + "dweight"], {.atol_each = &dweight_bound});
+  if (c.options.bias) CHECK_CLOSE(conv.bias().grad, g[c.prefix + "dbias"]);
+}
+
 }  // namespace
+
+TEST_CASE("Conv2d with dilation and groups matches torch 1.13 nn.Conv2d", "[conv2d][golden]") {
+  const golden::File g("conv2d_groups.txt");  // computed with torch 1.13 nn.Conv2d (dilation, groups)
+  for (const auto& c : golden_group_configs) check_golden(g, c);
+}
 
 TEST_CASE("Conv2d matches torch 1.13 nn.Conv2d forward and backward", "[conv2d][golden]") {
   const golden::File g("conv2d.txt");  // computed with torch 1.13 nn.Conv2d
-  for (const auto& c : golden_configs) {
-    INFO("config " << c.prefix);
-    nn::Conv2d<float> conv(c.in, c.out, c.kernel, c.options);
-    conv.weight().value = test::to_tensor(g[c.prefix + "weight"]);
-    if (c.options.bias) conv.bias().value = test::to_tensor(g[c.prefix + "bias"]);
-    const auto x = test::to_tensor(g[c.prefix + "x"]);
-    CHECK_CLOSE(conv.forward(x), g[c.prefix + "y"]);
-    CHECK_CLOSE(conv.backward(test::to_tensor(g[c.prefix + "dy"])), g[c.prefix + "dx"]);
-    const auto dweight_bound = summation_bound(g, c);
-    CHECK_CLOSE(conv.weight().grad, g[c.prefix + "dweight"], {.atol_each = &dweight_bound});
-    if (c.options.bias) CHECK_CLOSE(conv.bias().grad, g[c.prefix + "dbias"]);
-  }
+  for (const auto& c : golden_configs) check_golden(g, c);
 }
 
 TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd shapes", "[conv2d][reference]") {
@@ -87,16 +107,30 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
       {{2, 2, 2, 2}, 3, 1, {}},
       {{2, 3, 6, 19}, 4, {5, 3}, {.padding = {2, 1}}},
       {{2, 1, 1, 5}, 2, {1, 4}, {.padding = {0, 3}}},
+      // dilation (stride 1 on the padded copy, and strided), groups, depthwise
+      {{2, 2, 9, 11}, 3, 3, {.dilation = 2}},
+      {{2, 3, 7, 19}, 2, {2, 3}, {.padding = {1, 2}, .dilation = {3, 4}}},
+      {{2, 2, 9, 8}, 2, 3, {.stride = 2, .padding = 1, .dilation = 2}},
+      {{2, 6, 5, 6}, 4, 3, {.padding = 1, .groups = 2}},
+      {{2, 4, 6, 5}, 4, 3, {.groups = 4, .bias = false}},
+      {{2, 3, 7, 7}, 6, {3, 2}, {.stride = {1, 2}, .padding = 2, .dilation = {2, 1}, .groups = 3}},
+      {{2, 24, 5, 5}, 8, 3, {.padding = 1, .groups = 2}},  // patch 108 per group: Eigen's GEMM
+      // columns over 32,768 values per sample: backward redoes the im2col from x
+      {{3, 32, 14, 14}, 8, 3, {}},
+      {{2, 16, 15, 13}, 4, 3, {.stride = 2, .padding = 1, .groups = 2}},
+      {{2, 8, 30, 30}, 4, 3, {.padding = 2, .dilation = 2}},
   };
   manual_seed(4);
   std::uint64_t seed = 100;
   for (const auto& c : cases) {
-    INFO("x " << c.x << " kernel " << c.kernel << " stride " << c.options.stride << " padding " << c.options.padding);
+    INFO("x " << c.x << " kernel " << c.kernel << " stride " << c.options.stride << " padding " << c.options.padding
+              << " dilation " << c.options.dilation << " groups " << c.options.groups);
     nn::Conv2d<double> conv(c.x[1], c.out, c.kernel, c.options);
     const auto x = random_tensor<double>(c.x, seed++);
     const auto& y = conv.forward(x);
     const Tensor<double>* b = c.options.bias ? &conv.bias().value : nullptr;
-    const auto y_ref = nn::reference::conv2d_forward(x, conv.weight().value, b, c.options.stride, c.options.padding);
+    const auto y_ref = nn::reference::conv2d_forward(x, conv.weight().value, b, c.options.stride, c.options.padding,
+                                                     c.options.dilation, c.options.groups);
     REQUIRE(y.shape() == y_ref.shape());
     CHECK((y.array() - y_ref.array()).abs().maxCoeff() < 1e-12);
 
@@ -105,7 +139,7 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
     Tensor<double> dw_ref(conv.weight().value.shape()), db_ref({c.out});
     const auto dx_ref = nn::reference::conv2d_backward(x, conv.weight().value, dy, dw_ref,
                                                        c.options.bias ? &db_ref : nullptr, c.options.stride,
-                                                       c.options.padding);
+                                                       c.options.padding, c.options.dilation, c.options.groups);
     CHECK((dx.array() - dx_ref.array()).abs().maxCoeff() < 1e-12);
     CHECK((conv.weight().grad.array() - dw_ref.array()).abs().maxCoeff() < 1e-12);
     if (c.options.bias) CHECK((conv.bias().grad.array() - db_ref.array()).abs().maxCoeff() < 1e-12);
@@ -157,6 +191,11 @@ TEST_CASE("Conv2d passes the double-precision gradient check", "[conv2d][gradche
   INFO(r.report);
   CHECK(r.ok);
   CHECK(r.checked == 3 * 3 * 5 * 7 + 2 * 3 * 3 * 2 + 2);
+  nn::Conv2d<double> grouped(4, 6, {3, 2}, {.stride = {1, 2}, .padding = 1, .dilation = {2, 1}, .groups = 2});
+  r = nn::gradcheck(grouped, random_tensor<double>({2, 4, 6, 7}, 3));
+  INFO(r.report);
+  CHECK(r.ok);
+  CHECK(r.checked == 2 * 4 * 6 * 7 + 6 * 2 * 3 * 2 + 6);
 }
 
 TEST_CASE("Conv2d skips dx when its input needs no gradient", "[conv2d]") {
@@ -179,6 +218,20 @@ TEST_CASE("Conv2d names its shape errors", "[conv2d]") {
   CHECK_THROWS_WITH(conv.forward(flat), Catch::Contains("got (2, 784)"));
   CHECK_THROWS_AS(nn::Conv2d<float>(1, 1, 3, {.stride = 0}), Error);
   CHECK_THROWS_AS(nn::Conv2d<float>(1, 1, 0), Error);
+  CHECK_THROWS_WITH(nn::Conv2d<float>(3, 4, 3, {.groups = 2}),
+                    Catch::Contains("Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1), groups=2)") &&
+                        Catch::Contains("in_channels (3) must be divisible by groups (2)"));
+  CHECK_THROWS_WITH(nn::Conv2d<float>(4, 6, 3, {.groups = 4}),
+                    Catch::Contains("Conv2d(4, 6") && Catch::Contains("out_channels (6) must be divisible by groups (4)"));
+  CHECK_THROWS_WITH(nn::Conv2d<float>(2, 2, 3, {.dilation = 0}),
+                    Catch::Contains("Conv2d(2, 2") && Catch::Contains("dilation must be positive, got (0, 0)"));
+  CHECK_THROWS_WITH(nn::Conv2d<float>(2, 2, 3, {.dilation = {1, -1}}), Catch::Contains("dilation must be positive"));
+  CHECK_THROWS_WITH(nn::Conv2d<float>(2, 2, 3, {.groups = 0}), Catch::Contains("groups must be positive"));
+  nn::Conv2d<float> dilated(1, 1, 3, {.dilation = 3});  // spans 7 pixels
+  const Tensor<float> short_input({1, 1, 6, 9});
+  CHECK_THROWS_WITH(dilated.forward(short_input),
+                    Catch::Contains("(dilation (3, 3)) does not fit the padded input (1, 1, 6, 9)"));
+  CHECK(dilated.output_shape({1, 1, 7, 9}) == Shape{1, 1, 1, 3});
 }
 
 TEST_CASE("Conv2d init follows PyTorch: U(+-1/sqrt(C_in*kh*kw)) for weight and bias", "[conv2d][random]") {
@@ -190,4 +243,39 @@ TEST_CASE("Conv2d init follows PyTorch: U(+-1/sqrt(C_in*kh*kw)) for weight and b
   CHECK(conv.bias().value.array().abs().maxCoeff() <= bound);
   const auto w = conv.weight().value.array();
   CHECK(w.square().mean() == Approx(bound * bound / 3).epsilon(0.1));  // 2,400 samples of U(-b, b)
+}
+
+TEST_CASE("Conv2d in eval mode gives train mode's outputs with one sample's columns per thread", "[conv2d]") {
+  manual_seed(7);
+  const int threads_before = get_num_threads();
+  for (const index_t groups : {1, 2}) {
+    nn::Conv2d<float> conv(4, 6, 3, {.padding = 1, .groups = groups});
+    const auto x = random_tensor<float>({5, 4, 7, 6}, 8);
+    const Tensor<float> y_train = conv.forward(x);
+    conv.eval();
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      const auto& y_eval = conv.forward(x);
+      CHECK((y_eval.array() == y_train.array()).all());
+    }
+    set_num_threads(threads_before);
+  }
+}
+
+TEST_CASE("Conv2d with large columns redoes the im2col in backward, and refuses an input written to meanwhile",
+          "[conv2d]") {
+  manual_seed(8);
+  nn::Conv2d<float> conv(32, 8, 3);  // 288 x 144 = 41,472 values per sample: recomputed
+  Tensor<float> x = random_tensor<float>({2, 32, 14, 14}, 9);
+  const auto dy = random_tensor<float>({2, 8, 12, 12}, 10);
+  conv.forward(x);
+  const Tensor<float> dx = conv.backward(dy);
+  const Tensor<float> dw = conv.weight().grad;
+  conv.zero_grad();
+  conv.forward(x);
+  CHECK((conv.backward(dy).array() == dx.array()).all());  // the same im2col, the same sums
+  CHECK((conv.weight().grad.array() == dw.array()).all());
+  conv.forward(x);
+  x.data()[0] += 1;
+  CHECK_THROWS_WITH(conv.backward(dy), Catch::Contains("Conv2d(32, 8") && Catch::Contains("modified before backward"));
 }

@@ -83,14 +83,15 @@ TEST_CASE("accumulate_abt's lane sums match A B^T", "[kernels]") {
 }
 
 TEST_CASE("im2col on the padded copy (stride 1) equals the general im2col", "[kernels]") {
+  for (index_t dil : {index_t{1}, index_t{2}, index_t{3}})
   for (index_t pad : {index_t{0}, index_t{1}, index_t{2}})
     for (index_t w : {index_t{3}, index_t{5}, index_t{13}, index_t{28}}) {
       const index_t c = 2, h = w + 1, kh = 3, kw = 2;
-      if (h + 2 * pad < kh || w + 2 * pad < kw) continue;
-      kernels::ConvGeometry g{1, c, h, w, kh, kw, 1, 1, pad, pad, 0, 0};
-      g.oh = kernels::output_size(h, kh, 1, pad);
-      g.ow = kernels::output_size(w, kw, 1, pad);
-      INFO("w " << w << " pad " << pad);
+      if (h + 2 * pad < dil * (kh - 1) + 1 || w + 2 * pad < dil * (kw - 1) + 1) continue;
+      kernels::ConvGeometry g{1, c, h, w, kh, kw, 1, 1, pad, pad, 0, 0, dil, dil};
+      g.oh = kernels::output_size(h, kh, 1, pad, dil);
+      g.ow = kernels::output_size(w, kw, 1, pad, dil);
+      INFO("w " << w << " pad " << pad << " dilation " << dil);
       const auto x = random_values(c * h * w, 9);
       const auto layout = kernels::PaddedLayout::of<double>(g);
       Tensor<double> xp({layout.size});

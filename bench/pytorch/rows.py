@@ -72,6 +72,31 @@ def conv_forward_backward(c, b):
     return step
 
 
+def conv2_forward(c, b):
+    """mnist/main.py's Conv2d(32, 64, 3) on (B, 32, 26, 26) randn, as ember's conv_32_64_3 rows."""
+    torch = c.torch
+    torch.manual_seed(0)
+    conv = c.nn.Conv2d(32, 64, 3)
+    x = torch.randn(b, 32, 26, 26)
+
+    def step():
+        with torch.no_grad():
+            conv(x)
+    return step
+
+
+def conv2_forward_backward(c, b):
+    torch = c.torch
+    torch.manual_seed(0)
+    conv = c.nn.Conv2d(32, 64, 3)
+    x = torch.randn(b, 32, 26, 26, requires_grad=True)  # a hidden layer: dx too
+    dy = torch.randn(b, 64, 24, 24)
+
+    def step():
+        conv(x).backward(dy)
+    return step
+
+
 def maxpool_forward(c, b):
     torch = c.torch
     pool = c.nn.MaxPool2d(2)
@@ -174,6 +199,9 @@ def build_rows():
     for base, maker in kernels:
         for b in BATCHES:
             rows.append({"name": f"{base}/batch:{b}", "kind": "kernel", "make": (lambda c, m=maker, b=b: m(c, b))})
+    for base, maker in (("conv_32_64_3/forward", conv2_forward),
+                        ("conv_32_64_3/forward_backward", conv2_forward_backward)):  # batch 64 only, as ember's
+        rows.append({"name": f"{base}/batch:64", "kind": "kernel", "make": (lambda c, m=maker: m(c, 64))})
     rows.append({"name": "adam_step/mlp_784_128_10", "kind": "kernel", "make": adam_step})
     for name in EPOCH_MODELS:
         rows.append({"name": name, "kind": "epoch"})

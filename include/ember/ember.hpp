@@ -38,5 +38,6 @@
 #include "ember/data/dataset.hpp"
 #include "ember/data/idx.hpp"
 #include "ember/data/mnist.hpp"
+#include "ember/data/transforms.hpp"
 
 #include "ember/metrics.hpp"

@@ -1,5 +1,6 @@
 // data::DataLoader: batches of a dataset, shuffled per epoch from a seed, as
-// torch.utils.data.DataLoader. `for (const auto& [images, labels] : loader)`.
+// torch.utils.data.DataLoader. `for (const auto& [images, labels] : loader)`. A dataset's
+// `transforms` (augmentation, data/transforms.hpp) run per sample on its bytes, then Normalize.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "ember/data/dataset.hpp"
+#include "ember/data/transforms.hpp"
 #include "ember/error.hpp"
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
@@ -88,13 +90,18 @@ class DataLoader {
   };
 
   // Starts an epoch: a new permutation when shuffling (Fisher-Yates from the loader's generator),
-  // and the dataset's Normalize as it is now.
+  // the dataset's Normalize and transforms as they are now, and, when it has transforms, the
+  // epoch's augmentation seed, the generator's next number. The sample at position i of the epoch
+  // draws its parameters from SampleGenerator(epoch seed, i): the same seed gives the same
+  // augmented batches, in whatever order they are loaded, and the generator's state at the end of
+  // an epoch (what checkpoints save) fixes every later epoch.
   iterator begin() {
     make_table();
     if (options_.shuffle) {
       for (std::size_t i = order_.size() - 1; i > 0; --i)
         std::swap(order_[i], order_[static_cast<std::size_t>(generator_.below(i + 1))]);
     }
+    if (!dataset_->transforms.empty()) epoch_seed_ = generator_.next_u64();
     loaded_ = -1;
     return iterator(this, 0);
   }
@@ -108,15 +115,18 @@ class DataLoader {
     const index_t first = b * options_.batch_size;
     const index_t count = std::min(options_.batch_size, dataset_->size() - first);
     const index_t per = dataset_->image_numel();
-    batch_.images.resize_uninitialized({count, dataset_->channels, dataset_->height, dataset_->width});
+    const ImageSize& os = out_size_;  // after the transforms
+    const index_t out_per = os.c * os.h * os.w;
+    batch_.images.resize_uninitialized({count, os.c, os.h, os.w});
     batch_.labels.resize_uninitialized({count});
-    const index_t plane = dataset_->height * dataset_->width;
+    const index_t plane = os.h * os.w;
     T* out = batch_.images.data();
     for (index_t i = 0; i < count; ++i) {
       const index_t s = order_[static_cast<std::size_t>(first + i)];
       const std::uint8_t* px = dataset_->pixels.data() + s * per;
-      for (index_t c = 0; c < dataset_->channels; ++c)
-        convert(px + c * plane, table_.data() + c * 256, out + i * per + c * plane, plane);
+      if (!dataset_->transforms.empty()) px = augment(px, first + i);
+      for (index_t c = 0; c < os.c; ++c)
+        convert(px + c * plane, table_.data() + c * 256, out + i * out_per + c * plane, plane);
       batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
     }
     loaded_ = b;
@@ -131,6 +141,25 @@ class DataLoader {
   Batch batch_;
   index_t loaded_ = -1;
   std::vector<T> table_;  // channel c, pixel value v -> table_[c * 256 + v]
+  ImageSize out_size_{};  // an image's shape after the dataset's transforms
+  std::uint64_t epoch_seed_ = 0;
+  std::vector<std::uint8_t> scratch_[2];  // the transforms' images, reused (sized by make_table)
+
+  // The sample's bytes through the dataset's transforms, with parameters from
+  // SampleGenerator(epoch seed, position): a pointer into scratch_, valid until the next sample.
+  const std::uint8_t* augment(const std::uint8_t* px, index_t position) {
+    SampleGenerator g(epoch_seed_, static_cast<std::uint64_t>(position));
+    ImageSize size{dataset_->channels, dataset_->height, dataset_->width};
+    int k = 0;
+    for (const Transform& t : dataset_->transforms) {
+      std::uint8_t* dst = scratch_[k].data();
+      std::visit([&](const auto& x) { x(g, px, dst, size); }, t);
+      size = output_size(t, size);
+      px = dst;
+      k ^= 1;
+    }
+    return px;
+  }
 
   // One plane of pixels through its channel's table. Written this way (one plane, restrict
   // pointers) GCC 12 vectorises it with gathers; a loop indexing the whole batch inside the
@@ -154,6 +183,13 @@ class DataLoader {
     for (std::size_t c = 0; c < norm.std.size(); ++c)
       ember::detail::check(static_cast<T>(norm.std[c]) != T(0), "DataLoader: the dataset '", dataset_->name,
                            "' has Normalize std[", c, "] = 0 (it divides by the std)");
+    out_size_ = {channels, dataset_->height, dataset_->width};
+    std::size_t largest = 0;
+    for (const Transform& t : dataset_->transforms) {
+      out_size_ = output_size(t, out_size_);
+      largest = std::max(largest, static_cast<std::size_t>(out_size_.c * out_size_.h * out_size_.w));
+    }
+    for (auto& s : scratch_) s.resize(largest);
     table_.resize(static_cast<std::size_t>(channels * 256));
     for (index_t c = 0; c < channels; ++c) {
       const std::size_t k = norm.mean.size() == 1 ? 0 : static_cast<std::size_t>(c);

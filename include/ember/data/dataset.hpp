@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ember/data/transforms.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember::data {
@@ -25,6 +26,9 @@ struct ImageDataset {
   std::vector<std::uint8_t> pixels;  // pixels: (N, C, H, W), 0..255
   std::vector<std::uint8_t> labels;  // labels: (N,)
   Normalize normalize;               // applied by the DataLoader, e.g. {{0.1307}, {0.3081}} for MNIST
+  // Augmentation, applied by the DataLoader per sample, in order, before Normalize (torchvision's
+  // Compose order), e.g. {data::RandomAffine(10, {.translate = {0.1, 0.1}})}. Empty by default.
+  std::vector<Transform> transforms;
 
   index_t size() const { return static_cast<index_t>(labels.size()); }
   index_t image_numel() const { return channels * height * width; }

@@ -17,11 +17,13 @@ struct ConvGeometry {
   index_t sh, sw;        // stride
   index_t ph, pw;        // zero padding
   index_t oh, ow;        // output spatial size: kernels::output_size
+  index_t dh = 1, dw = 1;  // dilation: kernel tap (i, j) reads x at offset (i*dh, j*dw)
   index_t patch() const { return c * kh * kw; }
   index_t out_plane() const { return oh * ow; }
 };
 
-// The output columns ox in [lo, hi) whose input column ox*sw - pw + j lies inside [0, W).
+// The output columns ox in [lo, hi) whose input column ox*sw - pw + j lies inside [0, W) (j is
+// the tap's column offset, j*dw for tap j).
 inline void valid_columns(const ConvGeometry& g, index_t j, index_t& lo, index_t& hi) {
   const index_t first = g.pw - j;  // ox*sw >= pw - j
   lo = first <= 0 ? 0 : (first + g.sw - 1) / g.sw;
@@ -30,25 +32,26 @@ inline void valid_columns(const ConvGeometry& g, index_t j, index_t& lo, index_t
   lo = std::min(lo, hi);
 }
 
-// col: (C*kh*kw, OH*OW) of one sample x: (C, H, W); row (c, i, j) holds x[c, oh*sh - ph + i, ow*sw - pw + j]
-// (zero outside x). The valid range of each output row is computed once, so the inner loop is
-// a plain (for stride 1, contiguous) copy.
+// col: (C*kh*kw, OH*OW) of one sample x: (C, H, W); row (c, i, j) holds
+// x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (zero outside x). The valid range of each output
+// row is computed once, so the inner loop is a plain (for stride 1, contiguous) copy.
 template <class T>
 void im2col(const T* x, T* col, const ConvGeometry& g) {
   for (index_t c = 0; c < g.c; ++c)
     for (index_t i = 0; i < g.kh; ++i)
       for (index_t j = 0; j < g.kw; ++j) {
         T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        const index_t di = i * g.dh, dj = j * g.dw;
         index_t lo, hi;
-        valid_columns(g, j, lo, hi);
+        valid_columns(g, dj, lo, hi);
         for (index_t oy = 0; oy < g.oh; ++oy) {
-          const index_t y = oy * g.sh - g.ph + i;
+          const index_t y = oy * g.sh - g.ph + di;
           T* out = row + oy * g.ow;
           if (y < 0 || y >= g.h) {
             std::fill_n(out, g.ow, T(0));
             continue;
           }
-          const T* in = x + (c * g.h + y) * g.w - g.pw + j;  // in[ox * sw] is x[c, y, ox*sw - pw + j]
+          const T* in = x + (c * g.h + y) * g.w - g.pw + dj;  // in[ox * sw] is x[c, y, ox*sw - pw + j*dw]
           std::fill_n(out, lo, T(0));
           if (g.sw == 1) std::copy(in + lo, in + hi, out + lo);
           else
@@ -65,12 +68,13 @@ void col2im_add(const T* col, T* dx, const ConvGeometry& g) {
     for (index_t i = 0; i < g.kh; ++i)
       for (index_t j = 0; j < g.kw; ++j) {
         const T* row = col + ((c * g.kh + i) * g.kw + j) * g.out_plane();
+        const index_t di = i * g.dh, dj = j * g.dw;
         index_t lo, hi;
-        valid_columns(g, j, lo, hi);
+        valid_columns(g, dj, lo, hi);
         for (index_t oy = 0; oy < g.oh; ++oy) {
-          const index_t y = oy * g.sh - g.ph + i;
+          const index_t y = oy * g.sh - g.ph + di;
           if (y < 0 || y >= g.h) continue;
-          T* out = dx + (c * g.h + y) * g.w - g.pw + j;
+          T* out = dx + (c * g.h + y) * g.w - g.pw + dj;
           const T* in = row + oy * g.ow;
           if (g.sw == 1) {
 #pragma omp simd
@@ -94,7 +98,7 @@ struct PaddedLayout {
   static PaddedLayout of(const ConvGeometry& g) {
     constexpr index_t L = simd::lanes<T>;
     const index_t hp = g.h + 2 * g.ph, row = std::max(g.w + 2 * g.pw, (g.ow + L - 1) / L * L);
-    return {hp, row, g.c * hp * row + L + g.kw};
+    return {hp, row, g.c * hp * row + L + (g.kw - 1) * g.dw + 1};
   }
 };
 
@@ -113,7 +117,7 @@ void im2col_stride1(const T* xp, T* col, const ConvGeometry& g, const PaddedLayo
   for (index_t c = 0; c < g.c; ++c)
     for (index_t i = 0; i < g.kh; ++i)
       for (index_t j = 0; j < g.kw; ++j)
-        simd::copy_runs(xp + (c * pl.hp + i) * pl.row + j, pl.row, col + ((c * g.kh + i) * g.kw + j) * g.out_plane(),
+        simd::copy_runs(xp + (c * pl.hp + i * g.dh) * pl.row + j * g.dw, pl.row, col + ((c * g.kh + i) * g.kw + j) * g.out_plane(),
                         g.ow, g.oh, xp + pl.size);
 }
 
@@ -133,7 +137,7 @@ void col2im_stride1_add(const T* dcol, T* dxp, const ConvGeometry& g, const Padd
   for (index_t c = 0; c < g.c; ++c)
     for (index_t i = 0; i < g.kh; ++i)
       for (index_t j = 0; j < g.kw; ++j) {
-        T* out = dxp + (c * pl.hp + i) * pl.row + j;
+        T* out = dxp + (c * pl.hp + i * g.dh) * pl.row + j * g.dw;
         const T* in = dcol + ((c * g.kh + i) * g.kw + j) * g.out_plane();
         for (index_t oy = 0; oy < g.oh; ++oy) {
           T* dst = out + oy * pl.row;

@@ -1,5 +1,5 @@
-// nn::Conv2d: 2-d cross-correlation, as torch.nn.Conv2d (groups = 1, dilation = 1), by im2col +
-// one GEMM per sample (the kernels in kernels/im2col.hpp and kernels/gemm.hpp); nn::reference::conv2d_*
+// nn::Conv2d: 2-d cross-correlation, as torch.nn.Conv2d (with stride, zero padding, dilation and
+// groups), by im2col + one GEMM per sample and group (the kernels in kernels/im2col.hpp and kernels/gemm.hpp); nn::reference::conv2d_*
 // beside it are the obviously correct loops the tests compare it with.
 #pragma once
 
@@ -30,14 +30,16 @@ struct Size2 {
 
 struct Conv2dOptions {
   Size2 stride = 1;
-  Size2 padding = 0;  // zeros
+  Size2 padding = 0;   // zeros
+  Size2 dilation = 1;  // the spacing of the kernel's taps
+  index_t groups = 1;  // in and out channels in `groups` independent blocks; groups = in_channels: depthwise
   bool bias = true;
 };
 
 template <class T = float>
 class Conv2d : public Module<T> {
  public:
-  // weight: (out_channels, in_channels, kh, kw), bias: (out_channels,), PyTorch's default init.
+  // weight: (out_channels, in_channels / groups, kh, kw), bias: (out_channels,), PyTorch's default init.
   // (options by const reference: GCC 12 with -march=native on AVX-512 miscompiles this
   // aggregate when it is a by-value default argument, and the stride/padding come out wrong.)
   Conv2d(index_t in_channels, index_t out_channels, Size2 kernel_size, const Conv2dOptions& options = {})
@@ -46,38 +48,53 @@ class Conv2d : public Module<T> {
                          ": channels and kernel size must be positive");
     ember::detail::check(options.stride.h > 0 && options.stride.w > 0, *this, ": stride must be positive");
     ember::detail::check(options.padding.h >= 0 && options.padding.w >= 0, *this, ": padding must be >= 0");
-    const Shape wshape{out_channels, in_channels, kernel_.h, kernel_.w};
+    ember::detail::check(options.dilation.h > 0 && options.dilation.w > 0, *this, ": dilation must be positive, got ",
+                         options.dilation);
+    ember::detail::check(options.groups > 0, *this, ": groups must be positive, got ", options.groups);
+    ember::detail::check(in_channels % options.groups == 0, *this, ": in_channels (", in_channels,
+                         ") must be divisible by groups (", options.groups, ")");
+    ember::detail::check(out_channels % options.groups == 0, *this, ": out_channels (", out_channels,
+                         ") must be divisible by groups (", options.groups, ")");
+    const Shape wshape{out_channels, in_channels / options.groups, kernel_.h, kernel_.w};
     weight_.value.resize(wshape);
     weight_.grad.resize(wshape);
     init::kaiming_uniform_(weight_.value);
     if (options_.bias) {
       bias_.value.resize({out_channels});
       bias_.grad.resize({out_channels});
-      const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels * kernel_.h * kernel_.w));
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels / options.groups * kernel_.h * kernel_.w));
       init::uniform_(bias_.value, -bound, bound);
     }
   }
 
-  // x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2 ph - kh) / sh) + 1.
+  // x: (N, C_in, H, W) -> y: (N, C_out, OH, OW), OH = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1.
+  // Group gi's outputs (C_out/groups of them) read its C_in/groups input channels: its rows of
+  // the columns and of the weight are contiguous blocks, one GEMM each.
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::ConvGeometry g = geometry(x);
     Saved& saved = tape_.record(this->training_, &x);
     saved.g = g;
     const index_t k = g.patch(), p = g.out_plane();
+    const index_t groups = options_.groups, kg = k / groups, og = out_ / groups;  // per group
     saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
-    saved.cols.resize_uninitialized({g.n, k, p});  // cols: (N, C_in*kh*kw, OH*OW), kept for backward
+    // In train mode cols: (N, C_in*kh*kw, OH*OW) is kept for backward when a sample's columns are
+    // small (see recompute_cols); otherwise, and in eval mode, one sample's per thread will do.
+    const bool keep = this->training_ && !recompute_cols(k, p);
+    const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
+    if (keep) saved.cols.resize_uninitialized({g.n, k, p});
+    else cols_.resize_uninitialized({threads, k, p});
+    if (this->training_ && !keep) saved.x.save(x);
     T* const y_data = saved.y.data();
-    T* const cols = saved.cols.data();
+    T* const cols = keep ? saved.cols.data() : cols_.data();
     const T* const w = std::as_const(weight_.value).data();
     const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
-    const index_t in_sample = g.c * g.h * g.w, threads = get_num_threads();
-    const bool stride1 = is_stride1(), small_patch = is_small_patch(k);
+    const bool stride1 = is_stride1(), small_patch = is_small_patch(kg);
     const auto layout = kernels::PaddedLayout::of<T>(g);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
     T* const padded = stride1 ? padded_.data() : nullptr;
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
     for (index_t n = 0; n < g.n; ++n) {
-      T* col = cols + n * k * p;
+      T* col = cols + (keep ? n : ember::detail::thread_index()) * k * p;
       if (stride1) {
         T* xp = padded + ember::detail::thread_index() * layout.size;
         kernels::pad_into(x.data() + n * in_sample, xp, g, layout);
@@ -85,15 +102,20 @@ class Conv2d : public Module<T> {
       } else {
         kernels::im2col(x.data() + n * in_sample, col, g);
       }
-      if (small_patch) {  // y_n = w col_n + b, by the register-blocked kernel
-        kernels::gemm_ab(w, col, y_data + n * out_ * p, out_, p, {.ars = k, .acs = 1, .ldb = p, .ldc = p, .k = k},
-                              b);
-      } else {
-        // y_n^T (OH*OW, C_out) = col_n^T w^T: the same memory seen column-major, so the GEMM's long
-        // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
-        ColMap y_t(y_data + n * out_ * p, p, out_);
-        y_t.noalias() = ConstColMap(col, p, k) * ConstColMap(w, k, out_);
-        if (b) y_t.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b, out_);
+      for (index_t gi = 0; gi < groups; ++gi) {
+        const T* w_g = w + gi * og * kg;  // (og, kg)
+        const T* col_g = col + gi * kg * p;  // (kg, p)
+        T* y_g = y_data + (n * out_ + gi * og) * p;  // (og, p)
+        const T* b_g = b ? b + gi * og : nullptr;
+        if (small_patch) {  // y_g = w_g col_g + b_g, by the register-blocked kernel
+          kernels::gemm_ab(w_g, col_g, y_g, og, p, {.ars = kg, .acs = 1, .ldb = p, .ldc = p, .k = kg}, b_g);
+        } else {
+          // y_g^T (OH*OW, og) = col_g^T w_g^T: the same memory seen column-major, so the GEMM's long
+          // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
+          ColMap y_t(y_g, p, og);
+          y_t.noalias() = ConstColMap(col_g, p, kg) * ConstColMap(w_g, kg, og);
+          if (b_g) y_t.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b_g, og);
+        }
       }
     }
     return saved.y;
@@ -108,6 +130,7 @@ class Conv2d : public Module<T> {
                          " (the output's), got ", dy.shape());
     const kernels::ConvGeometry g = saved.g;
     const index_t k = g.patch(), p = g.out_plane();
+    const index_t groups = options_.groups, kg = k / groups, og = out_ / groups;  // per group
     const bool need_dx = this->needs_input_grad_;
     const bool stride1 = is_stride1();
     if (need_dx && stride1) saved.dx.resize_uninitialized({g.n, g.c, g.h, g.w});  // every value is written
@@ -117,39 +140,64 @@ class Conv2d : public Module<T> {
     // fixed thread count.
     const index_t threads = get_num_threads();
     // dweight of a small patch: packets of partial sums per thread (see is_small_patch).
-    const bool lane_dw = is_small_patch(k);
+    const bool lane_dw = is_small_patch(kg);
     const index_t dw_width = lane_dw ? simd_lanes : 1;
-    partial_dw_.resize({threads, out_, k, dw_width});
+    partial_dw_.resize({threads, out_, kg, dw_width});
     partial_db_.resize({threads, out_});
     const index_t dcol_size = k * p + simd_lanes;
     const auto layout = kernels::PaddedLayout::of<T>(g);
     if (need_dx) dcols_.resize_uninitialized({threads, dcol_size});
-    if (need_dx && stride1) padded_.resize_uninitialized({threads, layout.size});
-    const auto w = std::as_const(weight_.value).matrix();
+    const bool recompute = recompute_cols(k, p);
+    const Tensor<T>* const x = recompute ? &saved.x.get(*this) : nullptr;  // an Error if it was written to
+    if (recompute) cols_.resize_uninitialized({threads, k, p});
+    if ((need_dx || recompute) && stride1) padded_.resize_uninitialized({threads, layout.size});
+    const auto w = std::as_const(weight_.value).matrix();  // (C_out, kg)
     T* const partial_dw = partial_dw_.data();
     T* const partial_db = partial_db_.data();
     T* const dcols = need_dx ? dcols_.data() : nullptr;
-    T* const padded = need_dx && stride1 ? padded_.data() : nullptr;
+    T* const padded = (need_dx || recompute) && stride1 ? padded_.data() : nullptr;
     T* const dx = need_dx ? saved.dx.data() : nullptr;
-    const T* const cols = std::as_const(saved.cols).data();
+    const T* const cols = recompute ? nullptr : std::as_const(saved.cols).data();
+    T* const cols_scratch = recompute ? cols_.data() : nullptr;
     const index_t in_sample = g.c * g.h * g.w;
 #pragma omp parallel num_threads(static_cast<int>(threads)) if (g.n > 1)
     {
       const index_t t = ember::detail::thread_index();
-      T* dw_t = partial_dw + t * out_ * k * dw_width;
+      T* dw_t = partial_dw + t * out_ * kg * dw_width;
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db + t * out_, out_);
 #pragma omp for schedule(static)
       for (index_t n = 0; n < g.n; ++n) {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
-        const T* col = cols + n * k * p;
-        if (lane_dw)  // dweight += dy_n col^T
-          kernels::accumulate_abt(dy_n.data(), col, {p, p, p}, out_, k, dw_t);
-        else  // dweight^T += col dy_n^T
-          ColMap(dw_t, k, out_).noalias() += typename Tensor<T>::ConstSliceMap(col, k, p) * dy_n.transpose();
+        const T* col = recompute ? cols_scratch + t * k * p : cols + n * k * p;
+        if (recompute) {  // the forward's im2col of sample n again (xp is free again after it)
+          T* c = cols_scratch + t * k * p;
+          if (stride1) {
+            T* xp = padded + t * layout.size;
+            kernels::pad_into(x->data() + n * in_sample, xp, g, layout);
+            kernels::im2col_stride1(xp, c, g, layout);
+          } else {
+            kernels::im2col(x->data() + n * in_sample, c, g);
+          }
+        }
+        for (index_t gi = 0; gi < groups; ++gi) {
+          const T* dy_g = dy_n.data() + gi * og * p;  // (og, p)
+          const T* col_g = col + gi * kg * p;           // (kg, p)
+          T* dw_g = dw_t + gi * og * kg * dw_width;
+          if (lane_dw)  // dweight_g += dy_g col_g^T
+            kernels::accumulate_abt(dy_g, col_g, {p, p, p}, og, kg, dw_g);
+          else  // dweight_g^T += col_g dy_g^T
+            ColMap(dw_g, kg, og).noalias() += typename Tensor<T>::ConstSliceMap(col_g, kg, p) *
+                                              typename Tensor<T>::ConstSliceMap(dy_g, og, p).transpose();
+        }
         if (options_.bias) db += dy_n.rowwise().sum().array();
         if (need_dx) {
           typename Tensor<T>::SliceMap dcol(dcols + t * dcol_size, k, p);
-          dcol.noalias() = w.transpose() * dy_n;
+          if (groups == 1)
+            dcol.noalias() = w.transpose() * dy_n;
+          else  // dcol_g (kg, p) = w_g^T dy_g
+            for (index_t gi = 0; gi < groups; ++gi)
+              dcol.middleRows(gi * kg, kg).noalias() =
+                  w.middleRows(gi * og, og).transpose() * dy_n.middleRows(gi * og, og);
           if (stride1) {
             T* dxp = padded + t * layout.size;
             std::fill_n(dxp, layout.size, T(0));
@@ -164,7 +212,7 @@ class Conv2d : public Module<T> {
     using Partial = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     for (index_t t = 0; t < threads; ++t) {
       weight_.grad.array() +=
-          Eigen::Map<const Partial>(partial_dw + t * out_ * k * dw_width, out_ * k, dw_width).rowwise().sum().array();
+          Eigen::Map<const Partial>(partial_dw + t * out_ * kg * dw_width, out_ * kg, dw_width).rowwise().sum().array();
       if (options_.bias) bias_.grad.matrix().row(0) += std::as_const(partial_db_).matrix().row(t);
     }
     return saved.dx;
@@ -189,6 +237,8 @@ class Conv2d : public Module<T> {
   void print(std::ostream& out, int = 0) const override {
     out << "Conv2d(" << in_ << ", " << out_ << ", kernel_size=" << kernel_ << ", stride=" << options_.stride;
     if (options_.padding.h || options_.padding.w) out << ", padding=" << options_.padding;
+    if (options_.dilation.h != 1 || options_.dilation.w != 1) out << ", dilation=" << options_.dilation;
+    if (options_.groups != 1) out << ", groups=" << options_.groups;
     if (!options_.bias) out << ", bias=False";
     out << ")";
   }
@@ -199,20 +249,27 @@ class Conv2d : public Module<T> {
   using ConstColMap = Eigen::Map<const ColMatrix>;
   static constexpr index_t simd_lanes = kernels::simd::lanes<T>;
 
+  // Stride 1 (any dilation) takes the path on a zero-padded copy (kernels/im2col.hpp).
   bool is_stride1() const { return options_.stride.h == 1 && options_.stride.w == 1; }
-  // A patch (C_in*kh*kw) under 3 packets, 48 floats with AVX-512 (LeNet's first layer: 25, the seed
+  // A patch (C_in/groups*kh*kw) under 3 packets, 48 floats with AVX-512 (LeNet's first layer: 25, the seed
   // CNN's: 9), is under the height of Eigen's GEMM kernel, which then wastes most of it: the
   // forward and dweight take the short-patch kernels of kernels/gemm.hpp instead.
   static bool is_small_patch(index_t patch) { return patch < 3 * simd_lanes; }
+  // Train mode keeps the batch's columns for backward while a sample's are small (the seed CNN's
+  // 6,084 values, LeNet's 15,000); larger ones (mnist_convnet's second layer: 288 x 576 = 166K
+  // values, 42 MB at batch 64) would go to memory and back, so backward keeps x and redoes each
+  // sample's im2col into a per-thread buffer that stays in cache (about 1.5% more instructions).
+  static bool recompute_cols(index_t patch, index_t plane) { return patch * plane > 32768; }
 
   kernels::ConvGeometry geometry_of(const Shape& x) const {
     ember::detail::check(x.dim() == 4 && x[1] == in_, *this, ": expected input of shape (N, ", in_, ", H, W), got ", x);
     kernels::ConvGeometry g{x[0], x[1], x[2], x[3], kernel_.h, kernel_.w, options_.stride.h, options_.stride.w,
-                           options_.padding.h, options_.padding.w, 0, 0};
-    ember::detail::check(g.h + 2 * g.ph >= g.kh && g.w + 2 * g.pw >= g.kw, *this, ": the kernel ", kernel_,
-                         " does not fit the padded input ", x, " (padding ", options_.padding, ")");
-    g.oh = kernels::output_size(g.h, g.kh, g.sh, g.ph);
-    g.ow = kernels::output_size(g.w, g.kw, g.sw, g.pw);
+                           options_.padding.h, options_.padding.w, 0, 0, options_.dilation.h, options_.dilation.w};
+    ember::detail::check(g.h + 2 * g.ph >= g.dh * (g.kh - 1) + 1 && g.w + 2 * g.pw >= g.dw * (g.kw - 1) + 1, *this,
+                         ": the kernel ", kernel_, " (dilation ", options_.dilation, ") does not fit the padded input ",
+                         x, " (padding ", options_.padding, ")");
+    g.oh = kernels::output_size(g.h, g.kh, g.sh, g.ph, g.dh);
+    g.ow = kernels::output_size(g.w, g.kw, g.sw, g.pw, g.dw);
     return g;
   }
   kernels::ConvGeometry geometry(const Tensor<T>& x) const { return geometry_of(x.shape()); }
@@ -224,13 +281,15 @@ class Conv2d : public Module<T> {
   struct Saved {          // one use of the layer
     kernels::ConvGeometry g{};
     Tensor<T> y;          // y: (N, C_out, OH, OW)
-    Tensor<T> cols;       // cols: (N, C_in*kh*kw, OH*OW), im2col of x
+    Tensor<T> cols;       // cols: (N, C_in*kh*kw, OH*OW), im2col of x, or empty (recompute_cols)
+    detail::SavedInput<T> x;  // x, when backward redoes the im2col (recompute_cols)
     Tensor<T> dx;         // dx: (N, C_in, H, W), its own per use (a use's dy may be another's dx)
   };
   detail::Tape<Saved> tape_;
+  Tensor<T> cols_;        // (threads, C_in*kh*kw, OH*OW): one sample's cols per thread, scratch
   Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
-  Tensor<T> partial_dw_;  // (threads, C_out, C_in*kh*kw, 1 or a packet of partial sums)
+  Tensor<T> partial_dw_;  // (threads, C_out, C_in/groups*kh*kw, 1 or a packet of partial sums)
   Tensor<T> partial_db_;  // (threads, C_out)
 };
 
@@ -239,23 +298,28 @@ static_assert(Layer<Conv2d<float>>);
 namespace reference {
 
 // The seven loops of the definition: y[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] *
-// x[n, c, i*sh - ph + u, j*sw - pw + v] (zero outside x). Slow and obviously right.
+// x[n, g*Cg + c, i*sh - ph + u*dh, j*sw - pw + v*dw] (zero outside x), where g = o / (O/groups) is
+// o's group and Cg = C/groups its input channels. Slow and obviously right.
 template <class T>
-Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Size2 stride, Size2 padding) {
-  const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const index_t O = w.size(0), KH = w.size(2), KW = w.size(3);
-  const index_t OH = kernels::output_size(H, KH, stride.h, padding.h), OW = kernels::output_size(W, KW, stride.w, padding.w);
+Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Size2 stride, Size2 padding,
+                         Size2 dilation = 1, index_t groups = 1) {
+  const index_t N = x.size(0), H = x.size(2), W = x.size(3);
+  const index_t O = w.size(0), CG = w.size(1), KH = w.size(2), KW = w.size(3), OG = O / groups;
+  const index_t OH = kernels::output_size(H, KH, stride.h, padding.h, dilation.h);
+  const index_t OW = kernels::output_size(W, KW, stride.w, padding.w, dilation.w);
   Tensor<T> y({N, O, OH, OW});
   for (index_t n = 0; n < N; ++n)
     for (index_t o = 0; o < O; ++o)
       for (index_t i = 0; i < OH; ++i)
         for (index_t j = 0; j < OW; ++j) {
           double acc = b ? static_cast<double>((*b)(o)) : 0.0;
-          for (index_t c = 0; c < C; ++c)
+          for (index_t c = 0; c < CG; ++c)
             for (index_t u = 0; u < KH; ++u)
               for (index_t v = 0; v < KW; ++v) {
-                const index_t yy = i * stride.h - padding.h + u, xx = j * stride.w - padding.w + v;
-                if (yy >= 0 && yy < H && xx >= 0 && xx < W) acc += static_cast<double>(w(o, c, u, v) * x(n, c, yy, xx));
+                const index_t yy = i * stride.h - padding.h + u * dilation.h;
+                const index_t xx = j * stride.w - padding.w + v * dilation.w;
+                if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+                  acc += static_cast<double>(w(o, c, u, v) * x(n, o / OG * CG + c, yy, xx));
               }
           y(n, o, i, j) = static_cast<T>(acc);
         }
@@ -265,9 +329,10 @@ Tensor<T> conv2d_forward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>
 // The same loops, differentiated: returns dx, and adds into dw and db.
 template <class T>
 Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& dy, Tensor<T>& dw, Tensor<T>* db,
-                          Size2 stride, Size2 padding) {
-  const index_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const index_t O = w.size(0), KH = w.size(2), KW = w.size(3), OH = dy.size(2), OW = dy.size(3);
+                          Size2 stride, Size2 padding, Size2 dilation = 1, index_t groups = 1) {
+  const index_t N = x.size(0), H = x.size(2), W = x.size(3);
+  const index_t O = w.size(0), CG = w.size(1), KH = w.size(2), KW = w.size(3), OH = dy.size(2), OW = dy.size(3);
+  const index_t OG = O / groups;
   Tensor<T> dx(x.shape());
   for (index_t n = 0; n < N; ++n)
     for (index_t o = 0; o < O; ++o)
@@ -275,13 +340,15 @@ Tensor<T> conv2d_backward(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T
         for (index_t j = 0; j < OW; ++j) {
           const T g = dy(n, o, i, j);
           if (db) (*db)(o) += g;
-          for (index_t c = 0; c < C; ++c)
+          for (index_t c = 0; c < CG; ++c)
             for (index_t u = 0; u < KH; ++u)
               for (index_t v = 0; v < KW; ++v) {
-                const index_t yy = i * stride.h - padding.h + u, xx = j * stride.w - padding.w + v;
+                const index_t yy = i * stride.h - padding.h + u * dilation.h;
+                const index_t xx = j * stride.w - padding.w + v * dilation.w;
                 if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                dw(o, c, u, v) += g * x(n, c, yy, xx);
-                dx(n, c, yy, xx) += g * w(o, c, u, v);
+                const index_t ci = o / OG * CG + c;
+                dw(o, c, u, v) += g * x(n, ci, yy, xx);
+                dx(n, ci, yy, xx) += g * w(o, c, u, v);
               }
         }
   return dx;

@@ -1,0 +1,154 @@
+// PyTorch's own MNIST example (pytorch/examples, mnist/main.py), line for line:
+//   conv1 = Conv2d(1, 32, 3) -> relu -> conv2 = Conv2d(32, 64, 3) -> relu -> max_pool2d(2) ->
+//   dropout1(0.25) -> flatten -> fc1 = Linear(9216, 128) -> relu -> dropout2(0.5) ->
+//   fc2 = Linear(128, 10) -> log_softmax; nll_loss, Adadelta(lr=1.0), StepLR(step_size=1,
+//   gamma=0.7), batch 64, test batch 1000, Normalize((0.1307,), (0.3081,)), 14 epochs.
+// main.py shuffles only on CUDA (its cuda_kwargs); on the CPU, as here, it reads the training set
+// in order. The PyTorch twin is bench/pytorch/mnist_main.py.
+#include <cstdio>
+#include <string>
+
+#include "common.hpp"
+
+using namespace ember;
+
+// main.py's `class Net(nn.Module)`.
+struct Net : nn::Module<float> {
+  nn::Conv2d<> conv1{1, 32, 3, {.stride = 1}};
+  nn::Conv2d<> conv2{32, 64, 3, {.stride = 1}};
+  nn::Dropout<> dropout1{0.25};
+  nn::Dropout<> dropout2{0.5};
+  nn::Linear<> fc1{9216, 128};
+  nn::Linear<> fc2{128, 10};
+  // F.relu, F.max_pool2d, torch.flatten and F.log_softmax keep buffers in ember: one object each.
+  nn::ReLU<> relu1, relu2, relu3;
+  nn::MaxPool2d<> max_pool2d{2};
+  nn::Flatten<> flatten;
+  nn::LogSoftmax<> log_softmax{1};
+
+  Net() { conv1.set_needs_input_grad(false); }  // the images need no gradient
+
+  const Tensor<>& forward(const Tensor<>& x) override {  // x: (N, 1, 28, 28)
+    const Tensor<>* h = &conv1.forward(x);                // (N, 32, 26, 26)
+    h = &relu1.forward(*h);
+    h = &conv2.forward(*h);                               // (N, 64, 24, 24)
+    h = &relu2.forward(*h);
+    h = &max_pool2d.forward(*h);                          // (N, 64, 12, 12)
+    h = &dropout1.forward(*h);
+    h = &flatten.forward(*h);                             // (N, 9216)
+    h = &fc1.forward(*h);                                 // (N, 128)
+    h = &relu3.forward(*h);
+    h = &dropout2.forward(*h);
+    h = &fc2.forward(*h);                                 // (N, 10)
+    return log_softmax.forward(*h);                       // log-probabilities: (N, 10)
+  }
+  const Tensor<>& backward(const Tensor<>& doutput) override {
+    const Tensor<>* d = &log_softmax.backward(doutput);
+    d = &fc2.backward(*d);
+    d = &dropout2.backward(*d);
+    d = &relu3.backward(*d);
+    d = &fc1.backward(*d);
+    d = &flatten.backward(*d);
+    d = &dropout1.backward(*d);
+    d = &max_pool2d.backward(*d);
+    d = &relu2.backward(*d);
+    d = &conv2.backward(*d);
+    d = &relu1.backward(*d);
+    return conv1.backward(*d);
+  }
+  // The state_dict: "conv1.weight", "conv1.bias", "conv2.weight", ..., "fc2.bias", as main.py's.
+  void visit_state(nn::StateVisitor<float>& v, const nn::Name* prefix = nullptr) override {
+    nn::visit_state_of(v, prefix, "conv1", conv1, "conv2", conv2, "dropout1", dropout1, "dropout2", dropout2, "fc1",
+                       fc1, "fc2", fc2);
+  }
+  void train(bool on = true) override {
+    nn::Module<float>::train(on);
+    for (nn::Module<float>* layer : std::initializer_list<nn::Module<float>*>{
+             &conv1, &conv2, &dropout1, &dropout2, &fc1, &fc2, &relu1, &relu2, &relu3, &max_pool2d, &flatten,
+             &log_softmax})
+      layer->train(on);
+  }
+  void print(std::ostream& out, int = 0) const override {
+    out << "Net(conv1=" << conv1 << ", conv2=" << conv2 << ", dropout1=" << dropout1 << ", dropout2=" << dropout2
+        << ", fc1=" << fc1 << ", fc2=" << fc2 << ")";
+  }
+};
+
+void train(const Flags& args, Net& model, data::DataLoader<>& train_loader, optim::Optimizer<float>& optimizer,
+           int epoch) {
+  model.train();
+  nn::NLLLoss<> nll_loss;
+  const auto dataset_size = static_cast<long long>(train_loader.order().size());  // len(train_loader.dataset)
+  index_t batch_idx = 0;
+  for (const auto& [data, target] : train_loader) {
+    optimizer.zero_grad();
+    const auto& output = model.forward(data);
+    const float loss = nll_loss.forward(output, target);
+    model.backward(nll_loss.backward());
+    optimizer.step();
+    if (batch_idx % args.log_interval == 0) {
+      std::printf("Train Epoch: %d [%lld/%lld (%.0f%%)]\tLoss: %.6f\n", epoch,
+                  static_cast<long long>(batch_idx * data.size(0)), dataset_size,
+                  100.0 * static_cast<double>(batch_idx) / static_cast<double>(train_loader.size()),
+                  static_cast<double>(loss));
+      std::fflush(stdout);
+      if (args.dry_run) break;
+    }
+    ++batch_idx;
+  }
+}
+
+void test(Net& model, data::DataLoader<>& test_loader) {
+  model.eval();
+  nn::NLLLoss<> nll_loss({.reduction = nn::Reduction::sum});
+  double test_loss = 0;
+  std::int64_t correct = 0;
+  for (const auto& [data, target] : test_loader) {
+    const auto& output = model.forward(data);
+    test_loss += static_cast<double>(nll_loss.forward(output, target));  // sum up batch loss
+    const auto logp = output.matrix();
+    for (index_t i = 0; i < output.size(0); ++i) {  // the index of the max log-probability
+      Eigen::Index pred;
+      logp.row(i).maxCoeff(&pred);
+      correct += pred == target.data()[i];
+    }
+  }
+  const auto n = static_cast<index_t>(test_loader.order().size());
+  test_loss /= static_cast<double>(n);
+  std::printf("\nTest set: Average loss: %.4f, Accuracy: %lld/%lld (%.0f%%)\n\n", test_loss,
+              static_cast<long long>(correct), static_cast<long long>(n),
+              100.0 * static_cast<double>(correct) / static_cast<double>(n));
+}
+
+int main(int argc, char** argv) {
+  const Flags args = parse_flags(Example::convnet, argc, argv);
+  apply_common_flags(args);  // threads, and torch.manual_seed(args.seed)
+
+  try {
+    const std::string dir = data::mnist_dir(args.data);
+    auto dataset1 = data::Mnist::load(dir, data::Split::train);
+    auto dataset2 = data::Mnist::load(dir, data::Split::test);
+    dataset1.normalize = dataset2.normalize = {{0.1307}, {0.3081}};  // after ToTensor()
+    data::DataLoader train_loader(dataset1, {.batch_size = args.batch_size});
+    data::DataLoader test_loader(dataset2, {.batch_size = args.test_batch_size});
+
+    Net model;
+    optim::Adadelta optimizer(model.parameters(), {.lr = args.lr});
+
+    optim::StepLR scheduler(optimizer, 1, args.gamma);
+    for (int epoch = 1; epoch <= args.epochs; ++epoch) {
+      Timer timer;
+      train(args, model, train_loader, optimizer, epoch);
+      const double train_seconds = timer.seconds();
+      test(model, test_loader);
+      scheduler.step();
+      // Not in main.py: the time beside PyTorch's (bench/pytorch/mnist_main.py prints the same line).
+      std::printf("Epoch %d: train %.2f s, test %.2f s\n", epoch, train_seconds, timer.seconds() - train_seconds);
+    }
+
+    if (args.save_model) save_weights(model, "mnist_cnn.safetensors");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "mnist_convnet: error: %s\n", e.what());
+    return 1;
+  }
+}
