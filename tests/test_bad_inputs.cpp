@@ -213,6 +213,12 @@ TEST_CASE("every mistake through the public surface throws an ember::Error that 
          sgd.set_lr(INFINITY);
        },
        {"SGD: set_lr: invalid learning rate inf"}},
+      {"a negative Adam step count",
+       [&] {
+         optim::Adam<float> adam(params);
+         adam.set_step_count(-1);
+       },
+       {"Adam: set_step_count: invalid step count -1"}},
       // Loader options and datasets.
       {"a batch size of 0", [&] { data::DataLoader<float>(tiny, {.batch_size = 0}); }, {"batch_size must be positive, got 0"}},
       {"an empty dataset", [&] { data::DataLoader<float>(tiny_dataset(0)); }, {"the dataset 'tiny' is empty"}},
