@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <filesystem>
 #include <string>
 #include <memory>
 #include <vector>
@@ -155,6 +158,18 @@ inline int overfit_batch(ember::nn::Module<float>& model, ember::optim::Optimize
 // The end of --dry-run: the weights saved (to a temporary file without --save) are loaded back
 // into the model their metadata names. Returns 0 (a failure throws ember::Error).
 int dry_run_save(ember::nn::Module<float>& model, const Flags& f);
+
+// A loss that is not finite (nan or inf) stops the run with an ember::Error naming the epoch and
+// the step (counted from the start of training, as checkpoints count them); nothing more is
+// saved, so the last checkpoint and --save file stay those of the last good epoch.
+inline void check_loss(float loss, int epoch, std::int64_t step, const Flags& f) {
+  if (std::isfinite(loss)) return;
+  const std::string kept = f.checkpoint.empty()                   ? "no --checkpoint was given"
+                           : std::filesystem::exists(f.checkpoint) ? "the last checkpoint " + f.checkpoint + " is kept"
+                                                                   : "no checkpoint was saved yet";
+  throw ember::Error(ember::detail::concat("loss is ", std::isnan(loss) ? "nan" : "inf", " at epoch ", epoch, ", step ",
+                                           step, "; ", kept));
+}
 
 // Seconds since construction.
 class Timer {
