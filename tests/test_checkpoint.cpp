@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "files.hpp"
 
 using namespace ember;
@@ -280,4 +282,77 @@ TEST_CASE("a checkpoint of a zero-element parameter with Adam loads back", "[io]
   optim::Adam other(std::vector<nn::Parameter<float>*>{&empty, &w});
   CHECK(io::load_checkpoint(model, other, loader, dir.file("c")) == 1);
   CHECK(other.exp_avg()[1](0) == adam.exp_avg()[1](0));
+}
+
+namespace {
+
+// Rewrites metadata `key` of a safetensors file to `value` (the header is re-dumped; the data,
+// whose offsets count from the end of the header, is kept as it is).
+void set_metadata(const std::string& path, const std::string& key, const std::string& value) {
+  const std::string bytes = read_bytes(path);
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  auto header = nlohmann::json::parse(bytes.substr(8, n));
+  REQUIRE(header["__metadata__"].contains(key));
+  header["__metadata__"][key] = value;
+  const std::string text = header.dump();
+  std::string out(8, '\0');
+  const std::uint64_t length = text.size();
+  std::memcpy(out.data(), &length, 8);
+  write_bytes(path, out + text + bytes.substr(8 + n));
+}
+
+}  // namespace
+
+TEST_CASE("load_checkpoint refuses options and counts out of their range, and changes nothing", "[io][checkpoint]") {
+  // Before: lr = inf, SGD dampening = nan and ember.step = -1 were accepted and trained into
+  // inf/NaN weights or gave a negative step; an Adam step count near INT64_MAX overflowed at the
+  // next step().
+  test::TempDir dir;
+  const auto ds = toy_dataset();
+  manual_seed(1);
+  auto model = toy_model();
+  data::DataLoader loader(ds, {.batch_size = 8, .shuffle = true});
+  optim::Adam adam(model.parameters(), {.lr = 1e-2});
+  optim::SGD sgd(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
+  const auto step = train_epochs(model, adam, loader, 1, 0);
+  train_epochs(model, sgd, loader, 1, 0);
+  const auto weights = weights_of(model);
+  struct Case {
+    bool is_adam;
+    std::string key, value, message;
+  };
+  const Case cases[] = {
+      {true, "ember.optimizer.lr", "inf", "Adam state is invalid: invalid learning rate inf"},
+      {true, "ember.optimizer.lr", "nan", "invalid learning rate nan"},
+      {true, "ember.optimizer.lr", "-0.1", "invalid learning rate -0.1"},
+      {true, "ember.optimizer.beta2", "1", "invalid beta2 1"},
+      {true, "ember.optimizer.eps", "-1e-8", "invalid eps"},
+      {true, "ember.optimizer.step", "9223372036854775806", "invalid step count 9223372036854775806"},
+      {true, "ember.optimizer.step", "-1", "invalid step count -1"},
+      {true, "ember.optimizer.step", "9223372036854775808", "\"ember.optimizer.step\" = \"9223372036854775808\" is not a number"},
+      {true, "ember.step", "-1", "\"ember.step\" = -1 is not a step count"},
+      {true, "ember.step", "9223372036854775807", "\"ember.step\" = 9223372036854775807 is not a step count"},
+      {true, "ember.step", "7x", "is not a number"},
+      {false, "ember.optimizer.dampening", "nan", "SGD state is invalid: invalid dampening nan"},
+      {false, "ember.optimizer.lr", "inf", "invalid learning rate inf"},
+      {false, "ember.optimizer.momentum", "-1", "invalid momentum -1"},
+      {false, "ember.optimizer.weight_decay", "1e300", "invalid weight_decay 1e+300"},
+      {false, "ember.optimizer.nesterov", "yes", "\"ember.optimizer.nesterov\" = \"yes\" is not true/false"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.key << " = " << c.value);
+    const auto path = dir.file("c");
+    optim::Optimizer<float>& opt = c.is_adam ? static_cast<optim::Optimizer<float>&>(adam) : sgd;
+    io::save_checkpoint(model, opt, loader, step, path);
+    io::load_checkpoint(model, opt, loader, path);  // the control: it loads as written
+    set_metadata(path, c.key, c.value);
+    const double lr = opt.lr();
+    const auto adam_step = adam.step_count();
+    CHECK_THROWS_WITH(io::load_checkpoint(model, opt, loader, path), Catch::Contains(c.message));
+    CHECK(opt.lr() == lr);
+    CHECK(adam.step_count() == adam_step);
+    CHECK(sgd.options().dampening == 0);
+    CHECK(weights_of(model) == weights);
+  }
 }

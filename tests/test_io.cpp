@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,8 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "files.hpp"
 #include "helpers.hpp"
@@ -189,7 +192,7 @@ TEST_CASE("io::load names every problem of a bad file and leaves the model uncha
   fails_with("abc", {"3 bytes", "too short"});
   fails_with(safetensors(good_header, f32).substr(0, 100), {"header length", "truncated"});
   fails_with(safetensors("{\"1.weight\": [", f32), {"not valid JSON"});
-  fails_with(safetensors("[1, 2]", f32), {"not a JSON object"});
+  fails_with(safetensors("[1, 2]", f32), {"does not start with '{'"});
   auto replace = [&](std::string from, std::string to) {
     std::string h = good_header;
     h.replace(h.find(from), from.size(), to);
@@ -211,6 +214,11 @@ TEST_CASE("io::load names every problem of a bad file and leaves the model uncha
   fails_with(safetensors(replace("[3,4]", "[2199023255552,1]"), f32), {"\"1.weight\"", "not a list of sizes"});
   fails_with(safetensors(R"({"__metadata__":{"format":1},)" + good_header.substr(1), f32),
              {"__metadata__ \"format\" is not a string"});
+  // Duplicate keys anywhere (nlohmann would keep the last), and a header not starting with '{'.
+  fails_with(safetensors(replace(R"("3.bias")", R"("1.bias")"), f32), {"the key \"1.bias\" twice"});
+  fails_with(safetensors(replace(R"("shape":[3])", R"("shape":[3],"shape":[3])"), f32), {"the key \"shape\" twice"});
+  fails_with(safetensors(R"({"__metadata__":{"a":"1","a":"2"},)" + good_header.substr(1), f32), {"the key \"a\" twice"});
+  fails_with(safetensors(" " + good_header, f32), {"does not start with '{'"});
   fails_with(safetensors(replace("[84,92]", "[84,920]"), f32), {"\"3.bias\"", "[84,920]", "outside the 92 bytes"});
   fails_with(safetensors(replace("[3,4],", "[3,-4],"), f32), {"\"1.weight\"", "[3,-4]", "not a list of sizes"});
   fails_with(safetensors(replace("[48,60]", "[48,64]"), f32), {"\"1.bias\"", "hold 16 bytes", "takes 12"});
@@ -258,4 +266,52 @@ TEST_CASE("io::save keeps a replaced file's permissions and gives a new one the 
   io::save(model, path);
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
         (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+}
+
+TEST_CASE("io::save refuses a read-only target, as cp does, and leaves it unchanged", "[io]") {
+  test::TempDir dir;
+  manual_seed(1);
+  auto model = small_mlp();
+  const auto path = dir.file("ro.safetensors");
+  write_bytes(path, "old");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read);  // 0444
+  // (Also for root, which cp would let through: a file without write permission was made so on purpose.)
+  CHECK_THROWS_WITH(io::save(model, path), Catch::Contains("ro.safetensors") && Catch::Contains("Permission denied"));
+  CHECK(read_bytes(path) == "old");
+  CHECK(files_in(dir.str()) == std::vector<std::string>{"ro.safetensors"});
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  io::save(model, path);  // writable again: replaced
+  CHECK(read_bytes(path) != "old");
+}
+
+TEST_CASE("a save removes the temporary files killed saves of the same target left, and nothing else", "[io]") {
+  test::TempDir dir;
+  manual_seed(1);
+  auto model = small_mlp();
+  const pid_t dead = [] {  // a process id that no process has any more
+    const pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, nullptr, 0);
+    return child;
+  }();
+  const std::string me = std::to_string(getpid());
+  const std::vector<std::string> stale = {".m.safetensors.ember-tmp-" + std::to_string(dead) + "-123456",
+                                          ".m.safetensors.ember-tmp-" + me + "-42"};  // this process's, not open
+  const std::vector<std::string> kept = {
+      ".m.safetensors.ember-tmp-1-7",                                     // pid 1 runs: maybe a parallel save
+      ".other.safetensors.ember-tmp-" + std::to_string(dead) + "-1",       // another target's
+      ".m.safetensors.ember-tmp-" + std::to_string(dead) + "-1.keep",     // not the pattern
+      ".m.safetensors.ember-tmp-x", ".m.safetensors.tmp-" + std::to_string(dead) + "-1", "m.safetensors.bak",
+      "xm.safetensors.ember-tmp-" + std::to_string(dead) + "-1"};
+  for (const auto& name : stale) write_bytes(dir.file(name), "stale");
+  for (const auto& name : kept) write_bytes(dir.file(name), "keep");
+  io::save(model, dir.file("m.safetensors"));
+  auto expected = kept;
+  expected.push_back("m.safetensors");
+  auto found = files_in(dir.str());
+  std::sort(expected.begin(), expected.end());
+  std::sort(found.begin(), found.end());
+  CHECK(found == expected);
+  for (const auto& name : kept) CHECK(read_bytes(dir.file(name)) == "keep");
 }

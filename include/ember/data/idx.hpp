@@ -3,11 +3,13 @@
 // file's real size before anything is sized from it.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -51,9 +53,12 @@ struct IdxArray {
   std::vector<index_t> dims;
   std::vector<unsigned char> bytes;
 
+  // The product of the dims, checked: an Error, not an overflow, when it passes 2^63 - 1.
   index_t numel() const {
     index_t n = 1;
-    for (index_t d : dims) n *= d;
+    for (index_t d : dims)
+      ember::detail::check(d >= 0 && !__builtin_mul_overflow(n, d, &n), "IdxArray: the dimensions overflow a 64-bit ",
+                           "element count");
     return n;
   }
   // Element i converted to double (any type).
@@ -99,43 +104,26 @@ inline std::vector<unsigned char> read_file(const std::string& path) {
   return bytes;
 }
 
-#if defined(EMBER_HAVE_ZLIB)
-// Inflates a gzip file; the output grows with the real data, never from a header field.
-inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const std::string& path) {
-  z_stream zs{};
-  ember::detail::check(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path, ": zlib failed to start");
-  zs.next_in = const_cast<unsigned char*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  std::vector<unsigned char> out(in.size() * 4 + 1024);
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    if (zs.total_out == out.size()) out.resize(out.size() * 2);
-    zs.next_out = out.data() + zs.total_out;
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // truncated input
-    if (rc == Z_BUF_ERROR) rc = Z_OK;                  // needs more output space
+// An IDX header: its element type, dims and size, and the size of the data it announces.
+struct IdxHeader {
+  IdxType type = IdxType::u8;
+  std::vector<index_t> dims;
+  std::size_t header_bytes = 0;  // 4 + 4 * ndim
+  std::size_t data_bytes = 0;    // product of the dims times the element size, checked
+  std::string dims_text() const {
+    std::string s;
+    for (std::size_t d = 0; d < dims.size(); ++d) s += (d ? " x " : "") + std::to_string(dims[d]);
+    return s + " " + idx_type_name(type);
   }
-  const auto produced = zs.total_out;
-  inflateEnd(&zs);
-  ember::detail::check(rc == Z_STREAM_END, path, ": corrupt or truncated gzip data");
-  out.resize(produced);
-  return out;
-}
-#endif
+};
 
-}  // namespace detail
+// The longest IDX header: 255 dimensions.
+inline constexpr std::size_t max_idx_header_bytes = 4 + 4 * 255;
 
-// Parses IDX bytes; `path` only names the source in errors.
-inline IdxArray parse_idx(std::vector<unsigned char> bytes, const std::string& path) {
-  if (detail::is_gzip(bytes)) {
-#if defined(EMBER_HAVE_ZLIB)
-    bytes = detail::gunzip(bytes, path);
-#else
-    throw Error(path + ": this is a gzip file (it starts with 1f 8b), and ember was built without zlib; "
-                       "decompress it with 'gunzip -k " + path + "' or install zlib1g-dev and rebuild");
-#endif
-  }
+// Parses the header at the start of `bytes` (the whole file, or at least its first
+// max_idx_header_bytes). Every size is computed with checked arithmetic: dimensions whose
+// product (or its size in bytes) passes 2^63 - 1 are refused, whatever the file holds.
+inline IdxHeader parse_idx_header(const std::vector<unsigned char>& bytes, const std::string& path) {
   const std::size_t size = bytes.size();
   ember::detail::check(size >= 4, path, ": not an IDX file (", size, " bytes, shorter than the 4-byte magic number)");
   const unsigned type_byte = bytes[2], ndim = bytes[3];
@@ -146,34 +134,114 @@ inline IdxArray parse_idx(std::vector<unsigned char> bytes, const std::string& p
     throw Error(ember::detail::concat(path, ": not an IDX file (magic number 0x", std::hex, magic, std::dec,
                                       "; expected 00 00 <type 08/09/0B/0C/0D/0E> <ndim >= 1>)"));
   }
-  IdxArray a;
-  a.type = static_cast<IdxType>(type_byte);
-  const std::size_t header = 4 + 4 * std::size_t{ndim};
-  ember::detail::check(size >= header, path, ": truncated header (", size, " bytes, the ", ndim,
-                       " dimensions need ", header, ")");
-  // The element count, checked for overflow against the real size as it is multiplied up.
-  const std::size_t elem = static_cast<std::size_t>(idx_element_size(a.type));
-  const std::size_t available = (size - header) / elem;
-  std::size_t count = 1;
+  IdxHeader h;
+  h.type = static_cast<IdxType>(type_byte);
+  h.header_bytes = 4 + 4 * std::size_t{ndim};
+  ember::detail::check(size >= h.header_bytes, path, ": truncated header (", size, " bytes, the ", ndim,
+                       " dimensions need ", h.header_bytes, ")");
+  std::int64_t bytes_total = idx_element_size(h.type);  // each partial product stays below 2^63
+  bool overflow = false;
   for (unsigned d = 0; d < ndim; ++d) {
     const unsigned char* p = bytes.data() + 4 + 4 * d;
     const std::uint32_t dim = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-    a.dims.push_back(static_cast<index_t>(dim));
-    if (dim == 0 || count > available / dim) count = dim == 0 ? 0 : available + 1;
-    else count *= dim;
+    h.dims.push_back(static_cast<index_t>(dim));
+    overflow = overflow || __builtin_mul_overflow(bytes_total, std::int64_t{dim}, &bytes_total);
   }
-  std::string dims_text;
-  for (std::size_t d = 0; d < a.dims.size(); ++d) dims_text += (d ? " x " : "") + std::to_string(a.dims[d]);
-  ember::detail::check(count <= available, path, ": truncated: the header says ", dims_text, " ",
-                       idx_type_name(a.type), " elements, but the file holds only ", size - header, " bytes of data");
-  ember::detail::check(header + count * elem == size, path, ": the header says ", dims_text, " ",
-                       idx_type_name(a.type), " elements (", count * elem, " bytes), but the file has ",
-                       size - header - count * elem, " bytes more");
-  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
+  ember::detail::check(!overflow && static_cast<std::uint64_t>(bytes_total) <= SIZE_MAX - h.header_bytes, path,
+                       ": the header says ", h.dims_text(), " elements: more than 2^63 bytes, which no file holds");
+  h.data_bytes = static_cast<std::size_t>(bytes_total);
+  return h;
+}
+
+#if defined(EMBER_HAVE_ZLIB)
+// zlib counts in 32-bit uInt: no call gets more than this much input or output space, so that no
+// size is cut to 32 bits (a free space of exactly 4 GiB was cut to 0 and the loop spun forever).
+inline constexpr std::size_t max_zlib_chunk = std::size_t{1} << 31;
+
+// Inflates gzip data into at most `limit` bytes, throwing when it holds more (with `prefix`,
+// returns its first `limit` bytes instead). Every gzip member is read in turn, as gzip does;
+// anything else after the end of the data is refused. The output grows with the data actually
+// inflated (doubling), never from a header field, and never past limit + 1 bytes: a gzip bomb
+// stops one byte after the size its IDX header implies. `chunk`: the most zlib gets per call.
+inline std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const std::string& path,
+                                         std::size_t limit, bool prefix = false, std::size_t chunk = max_zlib_chunk) {
+  static_assert(max_zlib_chunk <= std::numeric_limits<uInt>::max());
+  chunk = std::min(chunk, max_zlib_chunk);
+  z_stream zs{};
+  ember::detail::check(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path, ": zlib failed to start");
+  struct End {
+    z_stream& zs;
+    ~End() { inflateEnd(&zs); }
+  } end{zs};
+  const std::size_t cap = std::min(limit, SIZE_MAX - 1) + 1;  // one byte past the limit shows there is more
+  std::vector<unsigned char> out(std::min(cap, in.size() < cap / 4 ? in.size() * 4 + 1024 : cap));
+  std::size_t given = 0, produced = 0;  // bytes of `in` handed to zlib, bytes inflated
+  for (;;) {
+    if (zs.avail_in == 0 && given < in.size()) {
+      const std::size_t n = std::min(in.size() - given, chunk);
+      zs.next_in = const_cast<unsigned char*>(in.data() + given);
+      zs.avail_in = static_cast<uInt>(n);
+      given += n;
+    }
+    if (produced == out.size()) {
+      if (out.size() == cap) break;  // limit + 1 bytes: too many
+      out.resize(out.size() <= cap / 2 ? std::max<std::size_t>(2 * out.size(), 1024) : cap);
+    }
+    const std::size_t space = std::min(out.size() - produced, chunk);
+    zs.next_out = out.data() + produced;
+    zs.avail_out = static_cast<uInt>(space);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    produced += space - zs.avail_out;
+    const std::size_t left = zs.avail_in + (in.size() - given);  // input not yet inflated
+    if (rc == Z_STREAM_END) {
+      if (left == 0) break;
+      const unsigned char* next = in.data() + (in.size() - left);
+      ember::detail::check(left >= 2 && next[0] == 0x1f && next[1] == 0x8b, path, ": ", left,
+                           " bytes after the end of the gzip data are not another gzip member");
+      ember::detail::check(inflateReset(&zs) == Z_OK, path, ": zlib failed to restart");
+      continue;
+    }
+    if (rc == Z_BUF_ERROR && left == 0) throw Error(path + ": truncated gzip data (it ends in the middle of the stream)");
+    if (rc != Z_OK && rc != Z_BUF_ERROR)
+      throw Error(path + ": corrupt gzip data (zlib: " + (zs.msg ? zs.msg : "error " + std::to_string(rc)) + ")");
+  }
+  if (produced > limit && !prefix)
+    throw Error(ember::detail::concat(path, ": the gzip data inflates to more than the ", limit,
+                                      " bytes its IDX header implies (refused without inflating the rest)"));
+  out.resize(std::min(produced, limit));
+  return out;
+}
+#endif
+
+}  // namespace detail
+
+// Parses IDX bytes; `path` only names the source in errors. Gzip data is inflated only as far as
+// the IDX header inside it implies (plus one byte, to see that there is more).
+inline IdxArray parse_idx(std::vector<unsigned char> bytes, const std::string& path) {
+  if (detail::is_gzip(bytes)) {
+#if defined(EMBER_HAVE_ZLIB)
+    const auto head = detail::parse_idx_header(detail::gunzip(bytes, path, detail::max_idx_header_bytes, true), path);
+    bytes = detail::gunzip(bytes, path, head.header_bytes + head.data_bytes);
+#else
+    throw Error(path + ": this is a gzip file (it starts with 1f 8b), and ember was built without zlib; "
+                       "decompress it with 'gunzip -k " + path + "' or install zlib1g-dev and rebuild");
+#endif
+  }
+  const detail::IdxHeader h = detail::parse_idx_header(bytes, path);
+  const std::size_t size = bytes.size(), data = size - h.header_bytes;
+  ember::detail::check(h.data_bytes <= data, path, ": truncated: the header says ", h.dims_text(),
+                       " elements, but the file holds only ", data, " bytes of data");
+  ember::detail::check(h.data_bytes == data, path, ": the header says ", h.dims_text(), " elements (", h.data_bytes,
+                       " bytes), but the file has ", data - h.data_bytes, " bytes more");
+  const std::size_t elem = static_cast<std::size_t>(idx_element_size(h.type));
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(h.header_bytes));
   if (elem > 1 && std::endian::native == std::endian::little) {  // big-endian to native
     for (std::size_t i = 0; i < bytes.size(); i += elem)
       for (std::size_t j = 0; j < elem / 2; ++j) std::swap(bytes[i + j], bytes[i + elem - 1 - j]);
   }
+  IdxArray a;
+  a.type = h.type;
+  a.dims = h.dims;
   a.bytes = std::move(bytes);
   return a;
 }

@@ -326,7 +326,8 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
     }
   }
   const auto step = meta.number<std::int64_t>("ember.step");
-  if (step < 0) errors.push_back("metadata \"ember.step\" = " + std::to_string(step) + " is negative");
+  if (step < 0 || step >= optim::max_step_count)
+    errors.push_back("metadata \"ember.step\" = " + std::to_string(step) + " is not a step count (must be in [0, 2^53))");
   detail::check_unexpected(file, matched, errors);
   // The staged options, tried on the optimizer and taken back unless valid.
   if (optimizer_ok && errors.empty()) {

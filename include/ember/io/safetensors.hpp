@@ -22,13 +22,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <vector>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,18 +63,78 @@ inline std::uint64_t dtype_size(const std::string& dtype) {
 
 inline std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
 
+// The temporary files of saves to `target` are named ".<name>.ember-tmp-<pid>-<random>" in the
+// target's folder. A save killed before its rename (kill -9, power loss) leaves one behind; the
+// next save of the same target removes those of processes that no longer run (and this process's
+// own that no save of it has open). A temporary of a running process is left alone: it may be a
+// save of the same file running in parallel, and removing it would make that save fail; the first
+// save after that process ends removes it. (A process id reused by an unrelated process keeps a
+// stale file until that one ends too; a folder shared between machines or pid namespaces should
+// not have two writers of one file.) No other file is ever touched.
+inline std::string temp_prefix(const std::filesystem::path& target) {
+  return "." + target.filename().string() + ".ember-tmp-";
+}
+
+// The temporary files this process has open, which cleaning must not remove.
+inline std::mutex& open_temps_mutex() {
+  static std::mutex m;
+  return m;
+}
+inline std::set<std::string>& open_temps() {
+  static std::set<std::string> names;
+  return names;
+}
+
+// The process id of temporary file name `rest` (what follows the prefix: "<pid>-<digits>"), or
+// -1 when `rest` is not of that form.
+inline long temp_pid(std::string_view rest) {
+  const auto dash = rest.find('-');
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (dash == std::string_view::npos || !digits(rest.substr(0, dash)) || !digits(rest.substr(dash + 1))) return -1;
+  return std::stol(std::string(rest.substr(0, dash)));
+}
+
+inline void remove_stale_temps(const std::filesystem::path& folder, const std::filesystem::path& target) {
+  const std::string prefix = temp_prefix(target);
+  std::error_code ec;
+  std::vector<std::filesystem::path> stale;
+  for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const long pid = temp_pid(std::string_view(name).substr(prefix.size()));
+    if (pid <= 0) continue;
+    if (pid == ::getpid()) {
+      std::lock_guard lock(open_temps_mutex());
+      if (open_temps().count(it->path().string())) continue;
+    } else if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) {
+      continue;  // a running process's
+    }
+    stale.push_back(it->path());
+  }
+  for (const auto& p : stale) ::unlink(p.c_str());  // not a folder: unlink never removes one
+}
+
 // A temporary file next to the target, removed again unless commit() renamed it into place.
 // It is created with open(O_CREAT | O_EXCL, 0666), so a new file gets the permissions the umask
-// gives any new file; replacing a file keeps that file's permissions.
+// gives any new file; replacing a file keeps that file's permissions. A read-only target is
+// refused, as cp refuses it ("Permission denied"); unlike cp, also for root: a file without any
+// write permission was made so on purpose.
 class AtomicFile {
  public:
   AtomicFile(const std::filesystem::path& target, const char* who) : target_(target), who_(who) {
     const auto folder = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+    struct stat old {};
+    if (::stat(target.c_str(), &old) == 0 && S_ISREG(old.st_mode) &&
+        ((old.st_mode & 0222) == 0 || ::access(target.c_str(), W_OK) != 0))
+      throw Error(ember::detail::concat(who_, ": cannot replace ", target, ": ", errno_text(EACCES),
+                                        " (the file is read-only; it is unchanged)"));
+    remove_stale_temps(folder, target);
     std::random_device random;
     int error = 0;
     for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
-      const std::string name = "." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(random() % 1000000);
+      const std::string name = temp_prefix(target) + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000);
       temp_ = (folder / name).string();
       fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       error = errno;
@@ -81,12 +145,17 @@ class AtomicFile {
       throw Error(ember::detail::concat(who_, ": cannot create a temporary file in ", folder, " for ", target, ": ",
                                         errno_text(error)));
     }
+    std::lock_guard lock(open_temps_mutex());
+    open_temps().insert(temp_);
+    name_ = temp_;
   }
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile() {
     if (fd_ >= 0) ::close(fd_);
     if (!temp_.empty()) ::unlink(temp_.c_str());
+    std::lock_guard lock(open_temps_mutex());
+    open_temps().erase(name_);
   }
 
   void write(const void* data, std::size_t bytes) {
@@ -127,6 +196,7 @@ class AtomicFile {
   std::filesystem::path target_;
   const char* who_;
   std::string temp_;
+  std::string name_;  // temp_, kept after the rename to leave open_temps()
   int fd_ = -1;
 };
 
@@ -165,15 +235,32 @@ inline std::map<std::string, Entry> parse_header(const std::string& text, std::u
                                                  std::vector<std::string>& errors) {
   // A safetensors header nests three deep (header, tensor, shape); deeper nesting is refused
   // while parsing, since printing or destroying a deep value recurses once per level.
+  // Duplicate keys are refused too (nlohmann keeps the last; the format forbids them).
   struct TooDeep {};
+  struct Duplicate {
+    std::string key;
+  };
+  if (text.empty() || text[0] != '{') {
+    errors.push_back("the header does not start with '{' (the format requires it)");
+    return {};
+  }
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    std::vector<std::set<std::string>> keys;  // of each object being parsed, innermost last
+    using Event = nlohmann::json::parse_event_t;
+    header = nlohmann::json::parse(text, [&keys](int depth, Event event, nlohmann::json& parsed) {
       if (depth > max_depth) throw TooDeep{};
+      if (event == Event::object_start) keys.emplace_back();
+      else if (event == Event::object_end) keys.pop_back();
+      else if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second)
+        throw Duplicate{parsed.get<std::string>()};
       return true;
     });
   } catch (const TooDeep&) {
     errors.push_back("the header nests JSON deeper than " + std::to_string(max_depth) + " levels");
+    return {};
+  } catch (const Duplicate& d) {
+    errors.push_back("the header has the key \"" + d.key.substr(0, 60) + "\" twice in one object (the format forbids it)");
     return {};
   } catch (const nlohmann::json::exception& e) {  // syntax, and numbers out of range
     errors.push_back(std::string("the header is not valid JSON: ") + e.what());
