@@ -17,7 +17,7 @@ void add_common_flags(CLI::App& app, Flags& f) {
   app.add_option("--data", f.data, "folder with the four MNIST IDX files (default: $MNIST_DIR, then data/mnist)");
   app.add_option("--epochs", f.epochs, "training epochs")->check(CLI::Range(1, 1 << 30))->capture_default_str();
   app.add_option("--batch-size", f.batch_size, "samples per batch")->check(CLI::Range(1, 1 << 30))->capture_default_str();
-  app.add_option("--lr", f.lr, "learning rate")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  app.add_option("--lr", f.lr, "learning rate")->check(CLI::Range(0.0, 1e30))->capture_default_str();
   app.add_option("--optimizer", f.optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
   app.add_option("--seed", f.seed, "seed of the weights and of the shuffling")->capture_default_str();
   app.add_option("--threads", f.threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();

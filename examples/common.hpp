@@ -5,7 +5,10 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <memory>
 #include <vector>
@@ -73,6 +76,18 @@ inline void save_epoch(ember::nn::Module<float>& model, ember::optim::Optimizer<
   if (!f.save.empty()) save_weights(model, f.save);
   if (!f.checkpoint.empty()) save_checkpoint(model, optimizer, loader, std::int64_t{epoch} * loader.size(), f.checkpoint);
   if (epoch == f.epochs && !f.save.empty()) std::printf("weights saved to %s\n", f.save.c_str());
+}
+
+// A loss that is not finite (nan or inf) stops the run with an ember::Error naming the epoch and
+// the step (counted from the start of training, as checkpoints count them); nothing more is
+// saved, so the last checkpoint and --save file stay those of the last good epoch.
+inline void check_loss(float loss, int epoch, std::int64_t step, const Flags& f) {
+  if (std::isfinite(loss)) return;
+  const std::string kept = f.checkpoint.empty()                   ? "no --checkpoint was given"
+                           : std::filesystem::exists(f.checkpoint) ? "the last checkpoint " + f.checkpoint + " is kept"
+                                                                   : "no checkpoint was saved yet";
+  throw ember::Error(ember::detail::concat("loss is ", std::isnan(loss) ? "nan" : "inf", " at epoch ", epoch, ", step ",
+                                           step, "; ", kept));
 }
 
 // Seconds since construction.

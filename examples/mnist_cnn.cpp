@@ -60,9 +60,11 @@ void fit(nn::Module<float>& model, const Flags& flags, const data::ImageDataset&
   for (int epoch = resume(model, *optimizer, loader, flags); epoch <= flags.epochs; ++epoch) {
     Timer timer;
     double total_loss = 0;
+    std::int64_t step = std::int64_t{epoch - 1} * loader.size();
     for (const auto& [images, labels] : loader) {
       const auto& logits = model.forward(images);
       float loss = criterion.forward(logits, labels);
+      check_loss(loss, epoch, ++step, flags);  // nan: stop, keeping the last checkpoint
       optimizer->zero_grad();
       model.backward(criterion.backward());
       optimizer->step();

@@ -224,6 +224,19 @@ TEST_CASE("io::load names every problem of a bad file and leaves the model uncha
   fails_with(safetensors(replace("[48,60]", "[48,64]"), f32), {"\"1.bias\"", "hold 16 bytes", "takes 12"});
   fails_with(safetensors(replace("[0,48]", "[4,52]"), f32 + std::string(4, '\0')), {"no tensor covers bytes 0-4"});
   fails_with(safetensors(good_header, f32 + std::string(8, '\0')), {"8 bytes after the last tensor"});
+  fails_with(safetensors(replace("[48,60]", "[44,56]").replace(good_header.find("[60,84]"), 7, "[56,80]"), f32),
+             {"tensors overlap at byte 44"});
+  {  // a header length past the format's 100,000,000 bytes, in a (sparse) file long enough to hold it
+    write_bytes(path, safetensors(good_header, f32));
+    std::uint64_t n = 100'000'001;
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.write(reinterpret_cast<const char*>(&n), 8);
+    f.close();
+    std::filesystem::resize_file(path, 8 + n + 16);
+    CHECK_THROWS_WITH(io::load(model, path), Catch::Contains("100000001 bytes, more than the format's limit"));
+    std::filesystem::remove(path);
+  }
+  fails_with(safetensors(R"({"__metadata__":["a"],)" + good_header.substr(1), f32), {"__metadata__ is not a JSON object"});
   fails_with(safetensors(replace(R"("dtype":"F32","shape":[3],"data_offsets":[48,60])", R"("dtype":"F32")"), f32),
              {"\"1.bias\"", "expected {"});
   // Shapes and names: one problem, then all problems at once, like load_state_dict.

@@ -437,7 +437,9 @@ inline File read(const std::filesystem::path& path, const char* who) {
                        " bytes is too short for a safetensors file (it starts with an 8-byte header length)");
   std::uint64_t length = 0;
   in.read(reinterpret_cast<char*>(&length), sizeof length);
-  ember::detail::check(length <= size - 8 && length <= max_header_bytes, who, ": ", path, ": the header length says ",
+  ember::detail::check(length <= max_header_bytes, who, ": ", path, ": the header length says ", length,
+                       " bytes, more than the format's limit of 100,000,000; not a safetensors file");
+  ember::detail::check(length <= size - 8, who, ": ", path, ": the header length says ",
                        length, " bytes, but the file has ", size - 8,
                        " after it; not a safetensors file, or a truncated one");
   std::string text(length, '\0');
