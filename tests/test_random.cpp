@@ -21,7 +21,7 @@ TEST_CASE("Generator is pinned: the first draws of seed 0 do not change between 
   Generator g(0);
   CHECK(g.next_u64() == 2947667278772165694ull);
   Generator h(0);
-  CHECK(h.uniform() == Approx(2947667278772165694ull / 18446744073709551616.0).epsilon(1e-15));
+  CHECK(h.uniform() == Approx(static_cast<double>(2947667278772165694ull) / 18446744073709551616.0).epsilon(1e-15));
 }
 
 TEST_CASE("Linear init follows PyTorch's kaiming_uniform(a=sqrt(5)) and bias bounds", "[random]") {

@@ -80,8 +80,8 @@ auto state_of(Model& model) {
 template <class T>
 std::vector<TensorView> views_of(const ModelState<T>& s) {
   std::vector<TensorView> out;
-  for (const auto& [name, ref] : s.tensors)
-    std::visit([&](auto* t) { out.push_back(view_of(name, *t)); }, ref);
+  for (const auto& [name, ref] : s.tensors)  // (clang 14 captures a structured binding only by name = name)
+    std::visit([&, &name = name](auto* t) { out.push_back(view_of(name, *t)); }, ref);
   return out;
 }
 
@@ -99,7 +99,7 @@ std::vector<std::string> check_state(const File& file, const ModelState<T>& stat
   for (const auto& [name, ref] : state.tensors) {
     matched.push_back(name);
     std::visit(
-        [&](auto* t) {
+        [&, &name = name](auto* t) {
           using U = std::remove_cvref_t<decltype(*t->data())>;
           const auto dims = dims_of(*t);
           const auto it = file.entries.find(name);
@@ -121,7 +121,7 @@ std::vector<std::string> check_state(const File& file, const ModelState<T>& stat
 
 template <class T>
 void copy_state(const File& file, const ModelState<T>& state) {
-  for (const auto& [name, ref] : state.tensors) std::visit([&](auto* t) { file.copy_to(name, t->data()); }, ref);
+  for (const auto& [name, ref] : state.tensors) std::visit([&, &name = name](auto* t) { file.copy_to(name, t->data()); }, ref);
 }
 
 // Names in the file that nobody asked for.

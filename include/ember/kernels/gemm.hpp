@@ -263,7 +263,9 @@ inline index_t packed_abt_size(index_t n, index_t k) {
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
+#if !defined(__clang__)  // GCC's warning only
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #endif
 template <class T>
 using Block = Eigen::internal::PacketBlock<Packet<T>, lanes<T>>;
