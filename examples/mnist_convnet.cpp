@@ -12,7 +12,9 @@
 
 using namespace ember;
 
-// main.py's `class Net(nn.Module)`.
+// main.py's `class Net(nn.Module)` (in a namespace: models.hpp, through common.hpp, has the seed
+// notebook's Net).
+namespace main_py {
 struct Net : nn::Module<float> {
   nn::Conv2d<> conv1{1, 32, 3, {.stride = 1}};
   nn::Conv2d<> conv2{32, 64, 3, {.stride = 1}};
@@ -73,8 +75,9 @@ struct Net : nn::Module<float> {
         << ", fc1=" << fc1 << ", fc2=" << fc2 << ")";
   }
 };
+}  // namespace main_py
 
-void train(const Flags& args, Net& model, data::DataLoader<>& train_loader, optim::Optimizer<float>& optimizer,
+void train(const Flags& args, main_py::Net& model, data::DataLoader<>& train_loader, optim::Optimizer<float>& optimizer,
            int epoch) {
   model.train();
   nn::NLLLoss<> nll_loss;
@@ -98,7 +101,7 @@ void train(const Flags& args, Net& model, data::DataLoader<>& train_loader, opti
   }
 }
 
-void test(Net& model, data::DataLoader<>& test_loader) {
+void test(main_py::Net& model, data::DataLoader<>& test_loader) {
   model.eval();
   nn::NLLLoss<> nll_loss({.reduction = nn::Reduction::sum});
   double test_loss = 0;
@@ -132,7 +135,7 @@ int main(int argc, char** argv) {
     data::DataLoader train_loader(dataset1, {.batch_size = args.batch_size});
     data::DataLoader test_loader(dataset2, {.batch_size = args.test_batch_size});
 
-    Net model;
+    main_py::Net model;
     optim::Adadelta optimizer(model.parameters(), {.lr = args.lr});
 
     optim::StepLR scheduler(optimizer, 1, args.gamma);
