@@ -9,9 +9,12 @@
 #include <ember/ember.hpp>
 #include <ember/io.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 using namespace ember;
 

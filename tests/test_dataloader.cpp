@@ -50,8 +50,10 @@ TEST_CASE("DataLoader keeps the last partial batch by default, as PyTorch (938 b
   CHECK(dropping.size() == 3);
   CHECK(epoch_order(dropping).size() == 192);
 
-  data::ImageDataset mnist_sized;
+  data::ImageDataset mnist_sized;  // 1x1 images: the loader checks that the pixels fit the labels
+  mnist_sized.height = mnist_sized.width = 1;
   mnist_sized.labels.resize(60000);
+  mnist_sized.pixels.resize(60000);
   CHECK(data::DataLoader(mnist_sized, {.batch_size = 64}).size() == 938);
 }
 

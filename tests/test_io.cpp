@@ -4,12 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/resource.h>
@@ -327,4 +329,29 @@ TEST_CASE("a save removes the temporary files killed saves of the same target le
   std::sort(found.begin(), found.end());
   CHECK(found == expected);
   for (const auto& name : kept) CHECK(read_bytes(dir.file(name)) == "keep");
+}
+
+TEST_CASE("saves of one target from two threads at once never remove each other's temporary file", "[io]") {
+  test::TempDir dir;
+  manual_seed(1);
+  auto a = small_mlp();
+  auto b = small_mlp();
+  const auto path = dir.file("m.safetensors");
+  std::atomic<int> failures{0};
+  const auto saves = [&](auto& model) {
+    for (int i = 0; i < 15; ++i) {
+      try {
+        io::save(model, path);
+      } catch (const Error&) {
+        ++failures;
+      }
+    }
+  };
+  std::thread first([&] { saves(a); });
+  std::thread second([&] { saves(b); });
+  first.join();
+  second.join();
+  CHECK(failures == 0);
+  CHECK(files_in(dir.str()) == std::vector<std::string>{"m.safetensors"});
+  io::load(a, path);
 }

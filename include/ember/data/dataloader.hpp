@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -49,6 +50,7 @@ class DataLoader {
       : dataset_(&dataset), options_(options), generator_(options.seed) {
     ember::detail::check(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
     ember::detail::check(dataset.size() > 0, "DataLoader: the dataset '", dataset.name, "' is empty");
+    check_dataset(dataset);
     order_.resize(static_cast<std::size_t>(dataset.size()));
     std::iota(order_.begin(), order_.end(), index_t{0});
     make_table();
@@ -140,6 +142,19 @@ class DataLoader {
     for (index_t j = 0; j < n; ++j) dst[j] = table[src[j]];
   }
 
+  // A dataset built by hand must hold one image of C x H x W bytes per label (sizes multiplied
+  // with checks), or batches would read past its pixels.
+  static void check_dataset(const ImageDataset& d) {
+    index_t need = d.size();
+    const bool positive = d.channels > 0 && d.height > 0 && d.width > 0;
+    ember::detail::check(positive && !__builtin_mul_overflow(need, d.channels, &need) &&
+                             !__builtin_mul_overflow(need, d.height, &need) && !__builtin_mul_overflow(need, d.width, &need) &&
+                             static_cast<std::size_t>(need) == d.pixels.size(),
+                         "DataLoader: the dataset '", d.name, "' has ", d.size(), " labels and ", d.pixels.size(),
+                         " pixels, but ", d.size(), " images of C x H x W = ", d.channels, " x ", d.height, " x ", d.width,
+                         positive ? " need their product" : " (each size must be positive)");
+  }
+
   // ToTensor() divides by 255 (x * (1/255) can differ in the last bit), then Normalize subtracts
   // the mean and divides by the std, each converted to T first (torchvision's as_tensor): a table
   // of the results per channel, so the batch is one lookup per pixel.
@@ -151,9 +166,13 @@ class DataLoader {
                          "DataLoader: the dataset '", dataset_->name, "' has Normalize with ", norm.mean.size(),
                          " mean(s) and ", norm.std.size(), " std(s); give one of each, or one per channel (",
                          channels, ")");
-    for (std::size_t c = 0; c < norm.std.size(); ++c)
+    for (std::size_t c = 0; c < norm.std.size(); ++c) {
+      ember::detail::check(std::isfinite(norm.mean[c]) && std::isfinite(norm.std[c]), "DataLoader: the dataset '",
+                           dataset_->name, "' has Normalize mean[", c, "] = ", norm.mean[c], " and std[", c, "] = ",
+                           norm.std[c], "; both must be finite");
       ember::detail::check(static_cast<T>(norm.std[c]) != T(0), "DataLoader: the dataset '", dataset_->name,
                            "' has Normalize std[", c, "] = 0 (it divides by the std)");
+    }
     table_.resize(static_cast<std::size_t>(channels * 256));
     for (index_t c = 0; c < channels; ++c) {
       const std::size_t k = norm.mean.size() == 1 ? 0 : static_cast<std::size_t>(c);

@@ -136,8 +136,16 @@ class AtomicFile {
     for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
       const std::string name = temp_prefix(target) + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000);
       temp_ = (folder / name).string();
+      {  // registered before it exists, so that a save in another thread never sees it unregistered
+        std::lock_guard lock(open_temps_mutex());
+        open_temps().insert(temp_);
+      }
       fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       error = errno;
+      if (fd_ < 0) {
+        std::lock_guard lock(open_temps_mutex());
+        open_temps().erase(temp_);
+      }
       if (fd_ < 0 && error != EEXIST) break;
     }
     if (fd_ < 0) {
@@ -145,8 +153,6 @@ class AtomicFile {
       throw Error(ember::detail::concat(who_, ": cannot create a temporary file in ", folder, " for ", target, ": ",
                                         errno_text(error)));
     }
-    std::lock_guard lock(open_temps_mutex());
-    open_temps().insert(temp_);
     name_ = temp_;
   }
   AtomicFile(const AtomicFile&) = delete;

@@ -105,7 +105,11 @@ class Adam final : public Optimizer<T> {
   std::vector<Tensor<T>>& exp_avg() { return exp_avg_; }
   std::vector<Tensor<T>>& exp_avg_sq() { return exp_avg_sq_; }
   std::vector<Tensor<T>>& max_exp_avg_sq() { return max_exp_avg_sq_; }
-  void set_step_count(std::int64_t step) { step_ = step; }
+  void set_step_count(std::int64_t step) {
+    ember::detail::check(step >= 0 && step < max_step_count, "Adam: set_step_count: invalid step count ", step,
+                         " (must be in [0, 2^53))");
+    step_ = step;
+  }
 
  private:
   double& lr_ref() override { return options_.lr; }

@@ -61,8 +61,8 @@ class Optimizer {
   // The learning rate of the (one) parameter group.
   virtual double lr() const = 0;
   void set_lr(double lr) {
-    ember::detail::check(std::isfinite(lr) && lr >= 0, kind_, ": invalid learning rate ", lr,
-                         " (must be finite and >= 0)");
+    const std::string problem = range_problem("learning rate", lr, 0, 1e30);  // as options_problem() checks it
+    ember::detail::check(problem.empty(), kind_, ": set_lr: ", problem);
     lr_ref() = lr;
   }
 
