@@ -33,7 +33,8 @@ nn::Sequential<float> make_model() {
 }
 
 std::unique_ptr<optim::Optimizer<float>> make_optimizer(const std::string& kind, nn::Sequential<float>& model) {
-  if (kind == "sgd") return std::make_unique<optim::SGD<float>>(model.parameters(), optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
+  if (kind == "sgd")
+    return std::make_unique<optim::SGD<float>>(model.parameters(), optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
   if (kind == "adam") return std::make_unique<optim::Adam<float>>(model.parameters(), optim::AdamOptions{.lr = 1e-3});
   throw Error("resume_augmented: OPT is sgd or adam, got " + kind);
 }
@@ -91,9 +92,9 @@ int main(int argc, char** argv) {
         if (step != stop) return;
         io::save_checkpoint(model, *optimizer, schedule, loader, step, argv[4]);
         const auto epoch = loader.epoch_state();
-        if (epoch.next_batch < 0) std::printf("checkpoint after step %lld: no epoch under way\n", static_cast<long long>(step));
-        else std::printf("checkpoint after step %lld: the epoch goes on with batch %lld\n", static_cast<long long>(step),
-                         static_cast<long long>(epoch.next_batch));
+        std::printf("checkpoint after step %lld: ", static_cast<long long>(step));
+        if (epoch.next_batch < 0) std::printf("no epoch under way\n");
+        else std::printf("the epoch goes on with batch %lld\n", static_cast<long long>(epoch.next_batch));
       });
     } else {
       train(model, *optimizer, schedule, loader, 0, 3);  // a loader, optimizer and schedule mid-way elsewhere

@@ -140,7 +140,8 @@ TEST_CASE("a run with augmentation and OneCycleLR checkpointed mid-epoch resumes
   const std::int64_t stop = GENERATE(10, 7, 1);
   const bool adam = GENERATE(false, true);
   const bool inside = GENERATE(true, false);
-  INFO("checkpoint after step " << stop << (inside ? " inside the loop" : " after a break") << (adam ? ", Adam" : ", SGD"));
+  INFO("checkpoint after step " << stop << (inside ? " inside the loop" : " after a break")
+                                 << (adam ? ", Adam" : ", SGD"));
   test::TempDir dir;
   const auto path = dir.file("run.ckpt");
   const auto ds = augmented_toy_dataset();

@@ -97,7 +97,8 @@ class DataLoader {
                                    " batches)");
     if (state.batch_size != options_.batch_size)
       return ember::detail::concat("the epoch was saved mid-way with batch_size ", state.batch_size,
-                                   ", this loader's is ", options_.batch_size, " (its batches would hold other samples)");
+                                   ", this loader's is ", options_.batch_size,
+                                   " (its batches would hold other samples)");
     if (state.augmentation_seed.has_value() != !dataset_->transforms.empty())
       return ember::detail::concat("the epoch was saved mid-way ", state.augmentation_seed ? "with" : "without",
                                    " augmentation, the dataset '", dataset_->name, "' has ",
