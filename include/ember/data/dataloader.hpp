@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,9 +76,66 @@ class DataLoader {
     loaded_ = -1;
   }
 
+  // The epoch in progress, for checkpoints (with order() and generator()), as torchdata's
+  // StatefulDataLoader keeps it: the batch a loop over the loader goes on with, one past the last
+  // batch it loaded; -1 when no loop is under way (before the first begin(), once the epoch's
+  // last batch is loaded, and once the loop's iterators are gone, as after a `break`: the next
+  // begin() starts a new epoch); the batch size that counts in; and the epoch's augmentation
+  // seed when its dataset had transforms at begin(). Batches read with load() outside a loop
+  // are not counted.
+  struct EpochState {
+    index_t next_batch = -1;
+    index_t batch_size = 0;
+    std::optional<std::uint64_t> augmentation_seed;
+  };
+  EpochState epoch_state() const {
+    return {next_, options_.batch_size, augmented_ ? std::optional(epoch_seed_) : std::nullopt};
+  }
+  // Why `state` cannot go on in this loader; empty when it can (always when next_batch is -1).
+  std::string epoch_state_problem(const EpochState& state) const {
+    if (state.next_batch == -1) return {};
+    if (state.next_batch < 0 || state.next_batch >= size())
+      return ember::detail::concat("the epoch goes on with batch ", state.next_batch, ", out of range (", size(),
+                                   " batches)");
+    if (state.batch_size != options_.batch_size)
+      return ember::detail::concat("the epoch was saved mid-way with batch_size ", state.batch_size,
+                                   ", this loader's is ", options_.batch_size,
+                                   " (its batches would hold other samples)");
+    if (state.augmentation_seed.has_value() != !dataset_->transforms.empty())
+      return ember::detail::concat("the epoch was saved mid-way ", state.augmentation_seed ? "with" : "without",
+                                   " augmentation, the dataset '", dataset_->name, "' has ",
+                                   dataset_->transforms.empty() ? "no transforms" : "transforms");
+    return {};
+  }
+  // Resuming an interrupted epoch (io::load_checkpoint calls it after set_order and
+  // generator().set_state()): the next begin() goes on with batch next_batch of the current order
+  // and its augmentation seed, shuffling and drawing nothing; the begin() after it starts a new
+  // epoch. next_batch -1: the next begin() starts a new epoch.
+  void set_epoch_state(const EpochState& state) {
+    const std::string problem = epoch_state_problem(state);
+    ember::detail::check(problem.empty(), "DataLoader: set_epoch_state for the dataset '", dataset_->name, "': ",
+                         problem);
+    next_ = state.next_batch;
+    resume_ = next_ >= 0;
+    augmented_ = state.augmentation_seed.has_value();
+    epoch_seed_ = state.augmentation_seed.value_or(0);
+    loaded_ = -1;
+  }
+
+  // An iterator from begin() (and its copies) marks a loop under way; it must not outlive its loader.
   class iterator {
    public:
-    iterator(DataLoader* loader, index_t b) : loader_(loader), b_(b) {}
+    iterator(DataLoader* loader, index_t b, bool loop = false) : loader_(loader), b_(b), loop_(loop) { hold(); }
+    iterator(const iterator& other) : loader_(other.loader_), b_(other.b_), loop_(other.loop_) { hold(); }
+    iterator& operator=(const iterator& other) {
+      if (this != &other) {
+        release();
+        loader_ = other.loader_, b_ = other.b_, loop_ = other.loop_;
+        hold();
+      }
+      return *this;
+    }
+    ~iterator() { release(); }
     const Batch& operator*() const { return loader_->load(b_); }
     iterator& operator++() {
       ++b_;
@@ -89,6 +147,15 @@ class DataLoader {
    private:
     DataLoader* loader_;
     index_t b_;
+    bool loop_;  // from begin(): counted in the loader's loops_
+
+    void hold() {
+      if (loop_) ++loader_->loops_;
+    }
+    // The last iterator of a loop gone (the loop over, or left by a `break`): no epoch goes on.
+    void release() {
+      if (loop_ && --loader_->loops_ == 0 && !loader_->resume_) loader_->next_ = -1;
+    }
   };
 
   // Starts an epoch: a new permutation when shuffling (Fisher-Yates from the loader's generator),
@@ -96,16 +163,26 @@ class DataLoader {
   // epoch's augmentation seed, the generator's next number. The sample at position i of the epoch
   // draws its parameters from SampleGenerator(epoch seed, i): the same seed gives the same
   // augmented batches, in whatever order they are loaded, and the generator's state at the end of
-  // an epoch (what checkpoints save) fixes every later epoch.
+  // an epoch (what checkpoints save) fixes every later epoch. After set_epoch_state, it goes on
+  // with the interrupted epoch instead, from its next batch.
   iterator begin() {
     make_table();
+    loaded_ = -1;
+    if (resume_) {
+      resume_ = false;
+      ember::detail::check(augmented_ == !dataset_->transforms.empty(), "DataLoader: the epoch resumed by ",
+                           "set_epoch_state was ", augmented_ ? "with" : "without", " augmentation, the dataset '",
+                           dataset_->name, "' now has ", augmented_ ? "no transforms" : "transforms");
+      return iterator(this, next_, true);
+    }
     if (options_.shuffle) {
       for (std::size_t i = order_.size() - 1; i > 0; --i)
         std::swap(order_[i], order_[static_cast<std::size_t>(generator_.below(i + 1))]);
     }
-    if (!dataset_->transforms.empty()) epoch_seed_ = generator_.next_u64();
-    loaded_ = -1;
-    return iterator(this, 0);
+    augmented_ = !dataset_->transforms.empty();
+    if (augmented_) epoch_seed_ = generator_.next_u64();
+    next_ = 0;
+    return iterator(this, 0, true);
   }
   iterator end() { return iterator(this, size()); }
 
@@ -132,6 +209,7 @@ class DataLoader {
       batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
     }
     loaded_ = b;
+    if (loops_ > 0) next_ = b + 1 < size() ? b + 1 : -1;
     return batch_;
   }
 
@@ -145,6 +223,10 @@ class DataLoader {
   std::vector<T> table_;  // channel c, pixel value v -> table_[c * 256 + v]
   ImageSize out_size_{};  // an image's shape after the dataset's transforms
   std::uint64_t epoch_seed_ = 0;
+  bool augmented_ = false;  // the current epoch has an augmentation seed (its dataset had transforms)
+  index_t next_ = -1;       // the current epoch's next batch (EpochState), -1: none in progress
+  bool resume_ = false;     // the next begin() goes on with the current epoch (set_epoch_state)
+  int loops_ = 0;           // live iterators from begin(): a loop is under way
   std::vector<std::uint8_t> scratch_[2];  // the transforms' images, reused (sized by make_table)
 
   // The sample's bytes through the dataset's transforms, with parameters from

@@ -8,7 +8,8 @@
 //     "ember.optimizer.<option>" (restored on load, as torch's optimizer.load_state_dict restores
 //     param_groups);
 //   - the model's generators (Dropout's) as "ember.generator.<name>" in the metadata;
-//   - the data loader's sample order ("loader.order") and its generator's state;
+//   - the data loader's sample order ("loader.order"), its generator's state and the epoch in
+//     progress (DataLoader::epoch_state: the next batch, the batch size, the augmentation seed);
 //   - the training step, returned by load_checkpoint;
 //   - optionally an LR schedule's state through its visit_state, in the metadata: its kind under
 //     "ember.schedule" and "ember.schedule.<name>" (restored on load, as torch's
@@ -19,9 +20,13 @@
 //   io::save_checkpoint(model, optimizer, schedule, loader, step, path);   // with a schedule
 //   step = io::load_checkpoint(model, optimizer, schedule, loader, path);
 //
-// Saved between epochs, a run resumed from the checkpoint continues bit for bit as if it had not
-// stopped (same thread count). Saved in the middle of an epoch, the rest of that epoch is not
-// replayed: the loader's next begin() starts the next epoch.
+// A run resumed from the checkpoint continues bit for bit as if it had not stopped (same thread
+// count), whether saved between epochs or in the middle of one (inside the loop over the loader,
+// after a batch's step): the resumed run's next loop over the loader finishes the interrupted
+// epoch from the batch after the last one loaded, with the epoch's order and augmentation. A
+// mid-epoch checkpoint is refused by a loader with another batch size, or whose dataset has
+// transforms when the saved epoch had none (or the other way). Checkpoints of formats 1 and 2
+// (no epoch state) resume at the next epoch.
 #pragma once
 
 #include <charconv>
@@ -271,8 +276,9 @@ class ScheduleState final : public optim::ScheduleStateVisitor {
   std::size_t scalar_ = 0, count_ = 0, flag_ = 0;
 };
 
-// Checkpoint formats this version reads: 1 (parameters only) and 2 (adds buffers and generators).
-inline constexpr int checkpoint_version = 2;
+// Checkpoint formats this version reads: 1 (parameters only), 2 (adds buffers and generators) and
+// 3 (adds the loader's epoch in progress).
+inline constexpr int checkpoint_version = 3;
 
 }  // namespace detail
 
@@ -303,6 +309,10 @@ void save_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data::DataLoa
     schedule->visit_state(schedule_saver);
   }
   for (const auto& [name, g] : state.generators) metadata["ember.generator." + name] = g->state();
+  const auto epoch = loader.epoch_state();
+  metadata["ember.loader.next_batch"] = detail::number_text(epoch.next_batch);
+  metadata["ember.loader.batch_size"] = detail::number_text(epoch.batch_size);
+  if (epoch.augmentation_seed) metadata["ember.loader.augmentation_seed"] = std::to_string(*epoch.augmentation_seed);
   const auto& order = loader.order();  // index_t is std::int64_t: written as it is
   tensors.push_back({"loader.order", "I64", {static_cast<std::int64_t>(order.size())}, order.data(),
                      order.size() * sizeof(index_t)});
@@ -324,9 +334,9 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
   if (version == file.metadata.end())
     throw Error(ember::detail::concat(who, ": ", path, " is not a checkpoint (no \"ember.checkpoint\" in its ",
                                       "metadata); weights alone load with io::load"));
-  if (version->second != "1" && version->second != "2")
+  if (version->second != "1" && version->second != "2" && version->second != "3")
     throw Error(ember::detail::concat(who, ": ", path, " is a checkpoint of format \"", version->second.substr(0, 20),
-                                      "\"; this version of ember reads formats 1 and 2"));
+                                      "\"; this version of ember reads formats 1, 2 and 3"));
   const auto state = detail::state_of(model);
   const auto names = detail::optimizer_names(optimizer.params(), state, who);
   ember::detail::check(!schedule || &schedule->optimizer() == &optimizer, who, ": the ", schedule ? schedule->kind() : "",
@@ -387,6 +397,16 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
       errors.push_back(std::string("metadata \"ember.loader.generator\": ") + e.what());
     }
   }
+  // The loader's epoch in progress (format 3; before it, the next begin() starts a new epoch).
+  typename data::DataLoader<L>::EpochState epoch;
+  if (version->second == "3") {
+    epoch.next_batch = meta.number<std::int64_t>("ember.loader.next_batch");
+    epoch.batch_size = meta.number<std::int64_t>("ember.loader.batch_size");
+    if (file.metadata.count("ember.loader.augmentation_seed"))
+      epoch.augmentation_seed = meta.number<std::uint64_t>("ember.loader.augmentation_seed");
+    if (const auto problem = loader.epoch_state_problem(epoch); !problem.empty())
+      errors.push_back("the loader cannot go on with the checkpoint's epoch: " + problem);
+  }
   // The schedule's state, staged.
   detail::ScheduleState::Staged schedule_staged;
   if (schedule) {
@@ -429,11 +449,12 @@ std::int64_t load_checkpoint(Model& model, optim::Optimizer<T>& optimizer, data:
   }
   if (!errors.empty()) throw Error(detail::join_errors(who, path, errors));
 
-  // Everything checked: now change the loader (set_order checks again, before it changes
+  // Everything checked: now change the loader (set_order and set_epoch_state check again, before they change
   // anything), the model (copies into its tensors), its generators and the optimizer's tensors
   // (swapped in from the staged copies; its options are in already).
   loader.set_order(order);
   loader.generator() = loader_generator;
+  loader.set_epoch_state(epoch);
   detail::copy_state(file, state);
   for (std::size_t i = 0; i < generators.size(); ++i) *state.generators[i].second = generators[i];
   detail::OptimizerSwap<T> tensors(staged, detail::OptimizerSwap<T>::What::tensors);
