@@ -40,13 +40,13 @@ namespace detail {
 // Checks the shapes, the labels and the weights of one forward(); returns the nll term's divisor
 // (the summed weights of the targets not ignored for 'mean', 1 for 'sum').
 template <class T>
-double check_targets(const char* who, const Tensor<T>& input, const Tensor<std::int64_t>& labels,
+double check_targets(const char* who, const char* input_name, const Tensor<T>& input, const Tensor<std::int64_t>& labels,
                      const std::vector<T>& weight, std::int64_t ignore_index, Reduction reduction) {
   ember::detail::check(input.dim() == 2 && input.size(0) > 0, who, ": expected input of shape (N, C), got ",
                        input.shape());
   const index_t n = input.size(0), c = input.size(1);
   ember::detail::check(labels.dim() == 1 && labels.size(0) == n, who, ": expected labels of shape (", n,
-                       ",) to match the input ", input.shape(), ", got ", labels.shape());
+                       ",) to match ", input_name, " ", input.shape(), ", got ", labels.shape());
   ember::detail::check(weight.empty() || static_cast<index_t>(weight.size()) == c, who, ": ", weight.size(),
                        " class weights for an input of ", c, " classes ", input.shape());
   const std::int64_t* y = labels.data();
@@ -81,7 +81,7 @@ class NLLLoss {
   // log_probs: (N, C), labels: (N,) class indices in [0, C) or ignore_index. Returns
   // -sum_i w[y_i] log_probs[i, y_i], divided by sum_i w[y_i] for the mean.
   T forward(const Tensor<T>& log_probs, const Tensor<std::int64_t>& labels) {
-    const double divisor = detail::check_targets("NLLLoss", log_probs, labels, weight_, ignore_index_, reduction_);
+    const double divisor = detail::check_targets("NLLLoss", "log_probs", log_probs, labels, weight_, ignore_index_, reduction_);
     const index_t n = log_probs.size(0), c = log_probs.size(1);
     dlog_probs_.resize_uninitialized(log_probs.shape());
     dlog_probs_.zero();
@@ -129,7 +129,7 @@ class CrossEntropyLoss {
   // logits: (N, C), labels: (N,) class indices in [0, C) or ignore_index. Returns the loss.
   T forward(const Tensor<T>& logits, const Tensor<std::int64_t>& labels) {
     const double divisor =
-        detail::check_targets("CrossEntropyLoss", logits, labels, weight_, ignore_index_, reduction_);
+        detail::check_targets("CrossEntropyLoss", "logits", logits, labels, weight_, ignore_index_, reduction_);
     dlogits_.resize_uninitialized(logits.shape());
     have_forward_ = true;
     if (weight_.empty() && smoothing_ == 0.0) return forward_plain(logits, labels, divisor);
