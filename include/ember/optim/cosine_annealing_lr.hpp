@@ -46,8 +46,10 @@ class CosineAnnealingLR final : public LRScheduler<T> {
     constexpr double pi = std::numbers::pi;
     const double lr = this->optimizer().lr(), t_max = static_cast<double>(T_max_), e = static_cast<double>(epoch);
     if (epoch == 0) return lr;
-    if ((epoch - 1 - T_max_) % (2 * T_max_) == 0) return lr + (this->base_lr() - eta_min_) * (1 - std::cos(pi / t_max)) / 2;
-    return (1 + std::cos(pi * e / t_max)) / (1 + std::cos(pi * (e - 1) / t_max)) * (lr - eta_min_) + eta_min_;
+    if ((epoch - 1 - T_max_) % (2 * T_max_) == 0) return lr + detail::rounded_product(this->base_lr() - eta_min_, 1 - std::cos(pi / t_max)) / 2;
+    return detail::rounded_product((1 + std::cos(pi * e / t_max)) / (1 + std::cos(pi * (e - 1) / t_max)),
+                                   lr - eta_min_) +
+           eta_min_;
   }
 
  private:

@@ -19,6 +19,18 @@
 
 namespace ember::optim {
 
+namespace detail {
+// a * b rounded to a double before anything is added to it, as Python rounds it. A compiler
+// allowed to contract (g++'s default -ffp-contract=fast on an FMA machine: -march=haswell or
+// native) fuses a * b + c into one fma, and the rates then differ from torch's in the last bit
+// (and OneCycleLR's phase end 0.1 * 10 - 1 becomes 5.6e-17 instead of 0). The schedules compute
+// once per step, so the store costs nothing that matters.
+inline double rounded_product(double a, double b) {
+  volatile double p = a * b;
+  return p;
+}
+}  // namespace detail
+
 // What LRScheduler::visit_state yields: the schedule's state and options, all restored from a
 // checkpoint (as torch's scheduler.load_state_dict restores its __dict__).
 class ScheduleStateVisitor {

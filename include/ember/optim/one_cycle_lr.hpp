@@ -120,9 +120,9 @@ class OneCycleLR final : public LRScheduler<T> {
     const double initial = this->base_lr(), total = static_cast<double>(total_steps_);
     const double lo = o.base_momentum, hi = o.max_momentum;
     // torch's _schedule_phases, the end steps computed as in Python (left to right, in double).
-    const Phase two[] = {{o.pct_start * total - 1, initial, max_lr_, hi, lo}, {total - 1, max_lr_, min_lr_, lo, hi}};
-    const Phase three[] = {{o.pct_start * total - 1, initial, max_lr_, hi, lo},
-                           {2 * o.pct_start * total - 2, max_lr_, initial, lo, hi},
+    const Phase two[] = {{detail::rounded_product(o.pct_start, total) - 1, initial, max_lr_, hi, lo}, {total - 1, max_lr_, min_lr_, lo, hi}};
+    const Phase three[] = {{detail::rounded_product(o.pct_start, total) - 1, initial, max_lr_, hi, lo},
+                           {detail::rounded_product(2 * o.pct_start, total) - 2, max_lr_, initial, lo, hi},
                            {total - 1, initial, min_lr_, hi, hi}};
     const Phase* phases = o.three_phase ? three : two;
     const int count = o.three_phase ? 3 : 2;
@@ -145,9 +145,9 @@ class OneCycleLR final : public LRScheduler<T> {
 
  private:
   double anneal(double start, double end, double pct) const {
-    if (options_.anneal_strategy == Anneal::linear) return (end - start) * pct + start;
+    if (options_.anneal_strategy == Anneal::linear) return detail::rounded_product(end - start, pct) + start;
     const double cos_out = std::cos(std::numbers::pi * pct) + 1;
-    return end + (start - end) / 2.0 * cos_out;
+    return end + detail::rounded_product((start - end) / 2.0, cos_out);
   }
 
   double max_lr_, min_lr_ = 0;
