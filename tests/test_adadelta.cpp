@@ -6,31 +6,14 @@
 
 using namespace ember;
 
-namespace {
-// Five steps from p0 with the golden gradients g1..g5, compared with torch after steps 1 and 5.
-void check_against_torch(const golden::File& g, const std::string& config, optim::AdadeltaOptions options) {
-  INFO("config " << config);
-  nn::Parameter<float> p{test::to_tensor(g["p0"]), Tensor<float>({3, 4})};
-  optim::Adadelta optimizer(std::vector<nn::Parameter<float>*>{&p}, options);
-  for (int k = 1; k <= 5; ++k) {
-    optimizer.zero_grad();
-    p.grad = test::to_tensor(g["g" + std::to_string(k)]);
-    optimizer.step();
-    if (k == 1) CHECK_CLOSE(p.value, g[config + ".step1"]);
-  }
-  CHECK(optimizer.step_count() == 5);
-  CHECK_CLOSE(p.value, g[config + ".step5"]);
-}
-}  // namespace
-
 TEST_CASE("Adadelta follows torch 1.13 optim.Adadelta for every option", "[adadelta][golden]") {
   const golden::File g("adadelta.txt");  // computed with torch 1.13 optim.Adadelta; options in the file's comments
-  check_against_torch(g, "default", {});
-  check_against_torch(g, "lr", {.lr = 0.5});
-  check_against_torch(g, "rho", {.rho = 0.5});
-  check_against_torch(g, "eps", {.eps = 1e-3});
-  check_against_torch(g, "weight_decay", {.weight_decay = 0.1});
-  check_against_torch(g, "all", {.lr = 0.7, .rho = 0.8, .eps = 1e-4, .weight_decay = 0.05});
+  test::check_optimizer_against_torch<optim::Adadelta<float>>(g, "default", {});
+  test::check_optimizer_against_torch<optim::Adadelta<float>>(g, "lr", {.lr = 0.5});
+  test::check_optimizer_against_torch<optim::Adadelta<float>>(g, "rho", {.rho = 0.5});
+  test::check_optimizer_against_torch<optim::Adadelta<float>>(g, "eps", {.eps = 1e-3});
+  test::check_optimizer_against_torch<optim::Adadelta<float>>(g, "weight_decay", {.weight_decay = 0.1});
+  test::check_optimizer_against_torch<optim::Adadelta<float>>(g, "all", {.lr = 0.7, .rho = 0.8, .eps = 1e-4, .weight_decay = 0.05});
 }
 
 TEST_CASE("Adadelta fails the golden values with a wrong option", "[adadelta][golden]") {

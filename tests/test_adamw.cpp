@@ -9,36 +9,18 @@
 
 using namespace ember;
 
-namespace {
-// Five steps from p0 with the golden gradients g1..g5, compared with torch after steps 1 and 5.
-template <class Optimizer, class Options>
-void check_against_torch(const golden::File& g, const std::string& config, Options options) {
-  INFO("config " << config);
-  nn::Parameter<float> p{test::to_tensor(g["p0"]), Tensor<float>({3, 4})};
-  Optimizer optimizer(std::vector<nn::Parameter<float>*>{&p}, options);
-  for (int k = 1; k <= 5; ++k) {
-    optimizer.zero_grad();
-    p.grad = test::to_tensor(g["g" + std::to_string(k)]);
-    optimizer.step();
-    if (k == 1) CHECK_CLOSE(p.value, g[config + ".step1"]);
-  }
-  CHECK(optimizer.step_count() == 5);
-  CHECK_CLOSE(p.value, g[config + ".step5"]);
-}
-}  // namespace
-
 TEST_CASE("AdamW follows torch 1.13 optim.AdamW for every option", "[adamw][golden]") {
   const golden::File g("adamw.txt");  // computed with torch 1.13 optim.AdamW; options in the file's comments
   using A = optim::AdamW<float>;
   using O = optim::AdamWOptions;
-  check_against_torch<A>(g, "default", O{});
-  check_against_torch<A>(g, "lr", O{.lr = 0.1});
-  check_against_torch<A>(g, "betas", O{.lr = 0.01, .betas = {0.8, 0.9}});
-  check_against_torch<A>(g, "eps", O{.lr = 0.01, .eps = 1e-3});
-  check_against_torch<A>(g, "weight_decay", O{.lr = 0.01, .weight_decay = 0.5});
-  check_against_torch<A>(g, "no_decay", O{.lr = 0.01, .weight_decay = 0});
-  check_against_torch<A>(g, "amsgrad", O{.lr = 0.01, .amsgrad = true});
-  check_against_torch<A>(g, "all", O{.lr = 0.02, .betas = {0.85, 0.95}, .eps = 1e-6, .weight_decay = 0.3, .amsgrad = true});
+  test::check_optimizer_against_torch<A>(g, "default", O{});
+  test::check_optimizer_against_torch<A>(g, "lr", O{.lr = 0.1});
+  test::check_optimizer_against_torch<A>(g, "betas", O{.lr = 0.01, .betas = {0.8, 0.9}});
+  test::check_optimizer_against_torch<A>(g, "eps", O{.lr = 0.01, .eps = 1e-3});
+  test::check_optimizer_against_torch<A>(g, "weight_decay", O{.lr = 0.01, .weight_decay = 0.5});
+  test::check_optimizer_against_torch<A>(g, "no_decay", O{.lr = 0.01, .weight_decay = 0});
+  test::check_optimizer_against_torch<A>(g, "amsgrad", O{.lr = 0.01, .amsgrad = true});
+  test::check_optimizer_against_torch<A>(g, "all", O{.lr = 0.02, .betas = {0.85, 0.95}, .eps = 1e-6, .weight_decay = 0.3, .amsgrad = true});
 }
 
 TEST_CASE("AdamW's decay is decoupled: Adam's L2 decay misses torch's AdamW values", "[adamw][golden]") {
@@ -56,14 +38,14 @@ TEST_CASE("RMSprop follows torch 1.13 optim.RMSprop for every option", "[rmsprop
   const golden::File g("rmsprop.txt");  // computed with torch 1.13 optim.RMSprop; options in the file's comments
   using R = optim::RMSprop<float>;
   using O = optim::RMSpropOptions;
-  check_against_torch<R>(g, "default", O{});
-  check_against_torch<R>(g, "lr", O{.lr = 0.1});
-  check_against_torch<R>(g, "alpha", O{.alpha = 0.9});
-  check_against_torch<R>(g, "eps", O{.eps = 1e-2});
-  check_against_torch<R>(g, "weight_decay", O{.weight_decay = 0.1});
-  check_against_torch<R>(g, "momentum", O{.momentum = 0.9});
-  check_against_torch<R>(g, "centered", O{.centered = true});
-  check_against_torch<R>(g, "all", O{.lr = 0.02, .alpha = 0.8, .eps = 1e-4, .weight_decay = 0.05, .momentum = 0.7, .centered = true});
+  test::check_optimizer_against_torch<R>(g, "default", O{});
+  test::check_optimizer_against_torch<R>(g, "lr", O{.lr = 0.1});
+  test::check_optimizer_against_torch<R>(g, "alpha", O{.alpha = 0.9});
+  test::check_optimizer_against_torch<R>(g, "eps", O{.eps = 1e-2});
+  test::check_optimizer_against_torch<R>(g, "weight_decay", O{.weight_decay = 0.1});
+  test::check_optimizer_against_torch<R>(g, "momentum", O{.momentum = 0.9});
+  test::check_optimizer_against_torch<R>(g, "centered", O{.centered = true});
+  test::check_optimizer_against_torch<R>(g, "all", O{.lr = 0.02, .alpha = 0.8, .eps = 1e-4, .weight_decay = 0.05, .momentum = 0.7, .centered = true});
 }
 
 TEST_CASE("AdamW and RMSprop reject bad options", "[adamw][rmsprop]") {

@@ -15,31 +15,16 @@
 #include <vector>
 
 #include "files.hpp"
+#include "models.hpp"
 
 using namespace ember;
 using test::read_bytes;
+using test::toy_dataset;
+using test::toy_model;
+using test::weights_of;
 using test::write_bytes;
 
 namespace {
-
-// 50 random 1x3x3 images with labels = (sum of pixels) % 3: something to fit.
-data::ImageDataset toy_dataset(index_t n = 50) {
-  data::ImageDataset ds;
-  ds.name = "toy";
-  ds.height = ds.width = 3;
-  Generator g(11);
-  for (index_t i = 0; i < n; ++i) {
-    int sum = 0;
-    for (int k = 0; k < 9; ++k) {
-      ds.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
-      sum += ds.pixels.back();
-    }
-    ds.labels.push_back(static_cast<std::uint8_t>(sum % 3));
-  }
-  return ds;
-}
-
-auto toy_model() { return nn::Sequential{nn::Flatten{}, nn::Linear{9, 8}, nn::ReLU{}, nn::Linear{8, 3}}; }
 
 template <class Model, class Optimizer>
 std::int64_t train_epochs(Model& model, Optimizer& optimizer, data::DataLoader<float>& loader, int epochs,
@@ -56,12 +41,6 @@ std::int64_t train_epochs(Model& model, Optimizer& optimizer, data::DataLoader<f
   return step;
 }
 
-template <class Model>
-std::vector<float> weights_of(Model& model) {
-  std::vector<float> out;
-  for (auto& [name, p] : model.named_parameters()) out.insert(out.end(), p.value.data(), p.value.data() + p.value.numel());
-  return out;
-}
 
 // Runs 2 epochs, checkpoints, runs 2 more; then resumes a fresh model, optimizer and loader from
 // the checkpoint and runs the same 2: the weights must be the same bits.

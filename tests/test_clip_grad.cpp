@@ -16,7 +16,7 @@ struct Three {
   std::vector<nn::Parameter<float>*> params() { return {&a, &b, &c}; }
 };
 
-void check_against_torch(const golden::File& g, const std::string& config, double max_norm, double norm_type) {
+void check_clipping_against_torch(const golden::File& g, const std::string& config, double max_norm, double norm_type) {
   INFO("config " << config);
   Three t(g);
   const float total = nn::utils::clip_grad_norm_(t.params(), max_norm, norm_type);
@@ -31,12 +31,12 @@ void check_against_torch(const golden::File& g, const std::string& config, doubl
 
 TEST_CASE("clip_grad_norm_ follows torch 1.13 nn.utils.clip_grad_norm_", "[clip_grad][golden]") {
   const golden::File g("clip_grad_norm.txt");  // computed with torch 1.13 clip_grad_norm_; configs in the file's comments
-  check_against_torch(g, "clip", 1.0, 2.0);
-  check_against_torch(g, "no_clip", 100.0, 2.0);
-  check_against_torch(g, "inf", 0.5, nn::utils::inf);
-  check_against_torch(g, "l1", 3.0, 1.0);
-  check_against_torch(g, "l3", 1.5, 3.0);
-  check_against_torch(g, "zero", 0.0, 2.0);
+  check_clipping_against_torch(g, "clip", 1.0, 2.0);
+  check_clipping_against_torch(g, "no_clip", 100.0, 2.0);
+  check_clipping_against_torch(g, "inf", 0.5, nn::utils::inf);
+  check_clipping_against_torch(g, "l1", 3.0, 1.0);
+  check_clipping_against_torch(g, "l3", 1.5, 3.0);
+  check_clipping_against_torch(g, "zero", 0.0, 2.0);
 }
 
 TEST_CASE("clip_grad_norm_ leaves gradients under max_norm alone and fails on a wrong norm", "[clip_grad][golden]") {

@@ -10,8 +10,6 @@ using namespace ember;
 
 namespace {
 
-Tensor<double> random_input(Shape s, std::uint64_t seed) { return test::random_tensor<double>(s, seed); }
-
 // A Linear whose backward is wrong in one chosen way.
 struct BrokenLinear : nn::Linear<double> {
   enum class Bug { dweight_scaled, dx_offset, overwrites_grad } bug;
@@ -30,7 +28,7 @@ struct BrokenLinear : nn::Linear<double> {
 TEST_CASE("gradcheck passes a correct Linear backward", "[gradcheck]") {
   manual_seed(0);
   nn::Linear<double> layer(4, 3);
-  const auto r = nn::gradcheck(layer, random_input({5, 4}, 1));
+  const auto r = nn::gradcheck(layer, test::random_tensor<double>({5, 4}, 1));
   INFO(r.report);
   CHECK(r.ok);
   CHECK(r.checked == 5 * 4 + 3 * 4 + 3);
@@ -42,7 +40,7 @@ TEST_CASE("gradcheck fails a wrong gradient", "[gradcheck]") {
   for (auto bug : {BrokenLinear::Bug::dweight_scaled, BrokenLinear::Bug::dx_offset,
                    BrokenLinear::Bug::overwrites_grad}) {
     BrokenLinear layer(bug);
-    const auto r = nn::gradcheck(layer, random_input({5, 4}, 1));
+    const auto r = nn::gradcheck(layer, test::random_tensor<double>({5, 4}, 1));
     INFO("bug " << static_cast<int>(bug) << ": " << r.report);
     CHECK_FALSE(r.ok);
     CHECK_FALSE(r.report.empty());

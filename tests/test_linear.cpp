@@ -7,10 +7,6 @@
 
 using namespace ember;
 
-namespace {
-Tensor<double> random_input(Shape s, std::uint64_t seed) { return test::random_tensor<double>(s, seed); }
-}  // namespace
-
 TEST_CASE("Linear matches torch 1.13 nn.Linear(5, 3) forward and backward", "[linear][golden]") {
   const golden::File g("linear.txt");  // computed with torch 1.13 nn.Linear(5, 3)
   nn::Linear<float> layer(5, 3);
@@ -38,11 +34,11 @@ TEST_CASE("Linear without bias matches torch 1.13 nn.Linear(5, 3, bias=False)", 
 TEST_CASE("Linear gradients pass the double-precision gradient check", "[linear][gradcheck]") {
   manual_seed(3);
   nn::Linear<double> with_bias(7, 5);
-  auto r = nn::gradcheck(with_bias, random_input({4, 7}, 2));
+  auto r = nn::gradcheck(with_bias, test::random_tensor<double>({4, 7}, 2));
   INFO(r.report);
   CHECK(r.ok);
   nn::Linear<double> no_bias(3, 6, false);
-  r = nn::gradcheck(no_bias, random_input({2, 3}, 4));
+  r = nn::gradcheck(no_bias, test::random_tensor<double>({2, 3}, 4));
   INFO(r.report);
   CHECK(r.ok);
 }

@@ -13,40 +13,14 @@
 #include <vector>
 
 #include "files.hpp"
+#include "models.hpp"
 
 using namespace ember;
 using test::read_bytes;
+using test::toy_dataset;
+using test::toy_model;
+using test::weights_of;
 using test::write_bytes;
-
-namespace {
-
-// n random 1x3x3 images with labels = (sum of pixels) % 3 (as test_checkpoint.cpp's).
-data::ImageDataset toy_dataset(index_t n = 50) {
-  data::ImageDataset ds;
-  ds.name = "toy";
-  ds.height = ds.width = 3;
-  Generator g(11);
-  for (index_t i = 0; i < n; ++i) {
-    int sum = 0;
-    for (int k = 0; k < 9; ++k) {
-      ds.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
-      sum += ds.pixels.back();
-    }
-    ds.labels.push_back(static_cast<std::uint8_t>(sum % 3));
-  }
-  return ds;
-}
-
-auto toy_model() { return nn::Sequential{nn::Flatten{}, nn::Linear{9, 8}, nn::ReLU{}, nn::Linear{8, 3}}; }
-
-template <class Model>
-std::vector<float> weights_of(Model& model) {
-  std::vector<float> out;
-  for (auto& [name, p] : model.named_parameters()) out.insert(out.end(), p.value.data(), p.value.data() + p.value.numel());
-  return out;
-}
-
-}  // namespace
 
 namespace {
 // The toy data through RandomCrop (padding 1) and RandomAffine, then Normalize.

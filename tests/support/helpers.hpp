@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -108,5 +109,21 @@ void check_adam_steps_against_golden(Model& model, const golden::File& g, double
   }
 }
 
-}  // namespace test
+// Five optimizer steps from the golden p0 with the golden gradients g1..g5, compared with torch's
+// parameter after steps 1 and 5 (the golden files' layout: tests/golden/make_golden_optim*.py).
+template <class Optimizer, class Options = typename Optimizer::Options>
+void check_optimizer_against_torch(const golden::File& g, const std::string& config, const Options& options) {
+  INFO("config " << config);
+  ember::nn::Parameter<float> p{to_tensor(g["p0"]), ember::Tensor<float>({3, 4})};
+  Optimizer optimizer(std::vector<ember::nn::Parameter<float>*>{&p}, options);
+  for (int k = 1; k <= 5; ++k) {
+    optimizer.zero_grad();
+    p.grad = to_tensor(g["g" + std::to_string(k)]);
+    optimizer.step();
+    if (k == 1) CHECK_CLOSE(p.value, g[config + ".step1"]);
+  }
+  if constexpr (requires { optimizer.step_count(); }) CHECK(optimizer.step_count() == 5);
+  CHECK_CLOSE(p.value, g[config + ".step5"]);
+}
 
+}  // namespace test

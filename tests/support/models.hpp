@@ -3,6 +3,9 @@
 
 #include <ember/ember.hpp>
 
+#include <cstdint>
+#include <vector>
+
 namespace test {
 
 // The seed CNN as a user writes it: Conv2d(1, 16, 3) ReLU MaxPool2d(2) Flatten Linear(2704, 10).
@@ -75,6 +78,37 @@ void train_steps(Model& model, Optimizer& optimizer, Loader& loader, int steps) 
     model.backward(criterion.backward());
     optimizer.step();
   }
+}
+
+// n random 1x3x3 images with labels = (sum of pixels) % 3: something small to fit and resume.
+inline ember::data::ImageDataset toy_dataset(ember::index_t n = 50) {
+  ember::data::ImageDataset ds;
+  ds.name = "toy";
+  ds.height = ds.width = 3;
+  ember::Generator g(11);
+  for (ember::index_t i = 0; i < n; ++i) {
+    int sum = 0;
+    for (int k = 0; k < 9; ++k) {
+      ds.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
+      sum += ds.pixels.back();
+    }
+    ds.labels.push_back(static_cast<std::uint8_t>(sum % 3));
+  }
+  return ds;
+}
+
+// A small MLP for toy_dataset.
+inline auto toy_model() {
+  using namespace ember::nn;
+  return Sequential{Flatten{}, Linear{9, 8}, ReLU{}, Linear{8, 3}};
+}
+
+// Every parameter's values, in named_parameters() order, end to end.
+template <class Model>
+std::vector<float> weights_of(Model& model) {
+  std::vector<float> out;
+  for (auto& [name, p] : model.named_parameters()) out.insert(out.end(), p.value.data(), p.value.data() + p.value.numel());
+  return out;
 }
 
 }  // namespace test
