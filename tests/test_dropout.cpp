@@ -55,3 +55,38 @@ TEST_CASE("Dropout is the identity in eval mode and reproducible from manual_see
   nn::Dropout<float> all(1.0);
   CHECK((all.forward(x).array() == 0).all());
 }
+
+TEST_CASE("Dropout's mask is the same on any thread count, and even and odd elements drop at rate p",
+          "[dropout]") {
+  // 600,000 elements: mnist_convnet's first Dropout at batch 64, drawn in parallel blocks.
+  Tensor<float> x({64, 9375});
+  x.fill(1.0f);
+  const int threads_before = get_num_threads();
+  Tensor<float> masks[2];
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    manual_seed(7);
+    nn::Dropout<float> dropout(0.25);
+    masks[threads - 1] = dropout.forward(x);
+  }
+  set_num_threads(threads_before);
+  CHECK((masks[0].array() == masks[1].array()).all());
+  // Each element's draw is one half of a 64-bit word: both halves must drop at rate p.
+  index_t dropped[2] = {0, 0};
+  for (index_t i = 0; i < x.numel(); ++i) dropped[i % 2] += masks[0].data()[i] == 0;
+  const double half = static_cast<double>(x.numel()) / 2;
+  for (const index_t d : dropped) CHECK(std::abs(static_cast<double>(d) / half - 0.25) < 5 * std::sqrt(0.25 * 0.75 / half));
+  // Neighbours are independent: both of a pair dropped with probability p^2 = 1/16.
+  index_t both = 0;
+  for (index_t i = 0; i + 1 < x.numel(); i += 2) both += masks[0].data()[i] == 0 && masks[0].data()[i + 1] == 0;
+  CHECK(std::abs(static_cast<double>(both) / half - 0.0625) < 5 * std::sqrt(0.0625 * 0.9375 / half));
+}
+
+TEST_CASE("Dropout masks a tensor of odd size to its last element", "[dropout]") {
+  Tensor<float> x({3, 5});
+  x.fill(1.0f);
+  manual_seed(3);
+  nn::Dropout<float> none(0.0), all(1.0);
+  CHECK((none.forward(x).array() == 1.0f).all());
+  CHECK((all.forward(x).array() == 0.0f).all());
+}

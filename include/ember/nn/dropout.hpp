@@ -3,13 +3,19 @@
 // mode it is the identity (forward returns its input).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <ostream>
+#include <type_traits>
 #include <utility>
 
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 
@@ -31,14 +37,52 @@ class Dropout : public Module<T> {
     Saved& saved = tape_.record(true, &x);
     saved.mask.resize_uninitialized(x.shape());
     saved.y.resize_uninitialized(x.shape());
-    // An element is dropped when a uniform draw in [0, 1) falls below p; kept ones are scaled.
+    // Element i is dropped when its 31-bit draw falls below p * 2^31; kept ones are scaled. The
+    // draws are a counter-based stream keyed by one draw of the layer's generator (SplitMix64 of
+    // key + i / 2: the top 31 bits of its low half for even i, of its high half for odd i; 31 bits
+    // so that AVX2's signed compare takes them): blocks of the tensor are drawn in parallel, and
+    // the mask is the same for any thread count.
     const T scale = p_ < 1 ? T(1) / static_cast<T>(1 - p_) : T(0);  // as torch: noise.div_(1 - p)
+    // Below p = 1 the threshold fits 31 bits; at p = 1 the scale is 0.
+    const auto threshold = static_cast<std::int32_t>(std::min(std::ldexp(p_, 31), 2147483647.0));
+    const std::uint64_t key = generator_.next_u64();
+    using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    static_assert(sizeof(Bits) == sizeof(T));
+    Bits scale_bits;
+    std::memcpy(&scale_bits, &scale, sizeof scale);
     T* mask = saved.mask.data();
     T* y = saved.y.data();
     const T* in = x.data();
     const index_t n = x.numel();
-    for (index_t i = 0; i < n; ++i) mask[i] = generator_.uniform() < p_ ? T(0) : scale;
-    for (index_t i = 0; i < n; ++i) y[i] = in[i] * mask[i];
+    constexpr index_t block = 256;  // elements per step: 128 draws of 64 bits
+    // Elements [first, first + count), count <= block; by value, so no store can alias what it reads.
+    const auto fill = [=](index_t first, index_t count) {
+      std::int32_t draws[block];
+      const auto pair0 = static_cast<std::uint64_t>(first / 2);  // first is even
+      for (index_t k = 0; k < block / 2; ++k) {
+        const std::uint64_t bits = splitmix64(key + (pair0 + static_cast<std::uint64_t>(k)) * 0x9e3779b97f4a7c15u);
+        draws[2 * k] = static_cast<std::int32_t>((bits & 0xffffffffu) >> 1);
+        draws[2 * k + 1] = static_cast<std::int32_t>(bits >> 33);
+      }
+      // scale or 0, selected by an integer mask of its bits (a ?: or a product by the bool
+      // compiles to an unpredictable branch per element without AVX-512); p = 1: scale is 0.
+      T m[block];
+      Bits m_bits[block];
+      for (index_t k = 0; k < block; ++k) m_bits[k] = scale_bits & (Bits{0} - static_cast<Bits>(draws[k] >= threshold));
+      std::memcpy(m, m_bits, sizeof m);
+      if (count == block) {  // constant trip counts: vectorized
+        for (index_t k = 0; k < block; ++k) mask[first + k] = m[k];
+        for (index_t k = 0; k < block; ++k) y[first + k] = in[first + k] * m[k];
+      } else {
+        for (index_t k = 0; k < count; ++k) mask[first + k] = m[k];
+        for (index_t k = 0; k < count; ++k) y[first + k] = in[first + k] * m[k];
+      }
+    };
+    const index_t whole = n / block;
+    ember::detail::parallel_blocks(whole, 32, n * 8, [&](index_t begin, index_t end) {
+      for (index_t b = begin; b < end; ++b) fill(b * block, block);
+    });
+    if (n % block) fill(whole * block, n % block);
     return saved.y;
   }
   const Tensor<T>& forward(Tensor<T>&&) = delete;
@@ -62,6 +106,15 @@ class Dropout : public Module<T> {
   Generator& generator() { return generator_; }
 
  private:
+  // SplitMix64's output function (Steele, Lea and Flood, 2014): a counter through it is a
+  // stream that passes BigCrush.
+  static std::uint64_t splitmix64(std::uint64_t z) {
+    z += 0x9e3779b97f4a7c15u;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+  }
+
   struct Saved {
     Tensor<T> mask;  // 0 or 1 / (1 - p), x's shape
     Tensor<T> y;
