@@ -4,7 +4,7 @@
 //   fc2 = Linear(128, 10) -> log_softmax; nll_loss, Adadelta(lr=1.0), StepLR(step_size=1,
 //   gamma=0.7), batch 64, test batch 1000, Normalize((0.1307,), (0.3081,)), 14 epochs.
 // main.py shuffles only on CUDA (its cuda_kwargs); on the CPU, as here, it reads the training set
-// in order. The PyTorch twin is bench/pytorch/mnist_main.py.
+// in order. The PyTorch twin is bench/mnist_main.py.
 #include <cstdio>
 #include <string>
 
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
       const double train_seconds = timer.seconds();
       test(model, test_loader);
       scheduler.step();
-      // Not in main.py: the time beside PyTorch's (bench/pytorch/mnist_main.py prints the same line).
+      // Not in main.py: the time beside PyTorch's (bench/mnist_main.py prints the same line).
       std::printf("Epoch %d: train %.2f s, test %.2f s\n", epoch, train_seconds, timer.seconds() - train_seconds);
     }
 
