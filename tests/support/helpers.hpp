@@ -110,7 +110,7 @@ void check_adam_steps_against_golden(Model& model, const golden::File& g, double
 }
 
 // Five optimizer steps from the golden p0 with the golden gradients g1..g5, compared with torch's
-// parameter after steps 1 and 5 (the golden files' layout: tests/golden/make_golden_optim*.py).
+// parameter after steps 1 and 5 (the files of tests/golden/make_golden.py and make_golden_optim.py).
 template <class Optimizer, class Options = typename Optimizer::Options>
 void check_optimizer_against_torch(const golden::File& g, const std::string& config, const Options& options) {
   INFO("config " << config);
