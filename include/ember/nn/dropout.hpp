@@ -70,13 +70,8 @@ class Dropout : public Module<T> {
       Bits m_bits[block];
       for (index_t k = 0; k < block; ++k) m_bits[k] = scale_bits & (Bits{0} - static_cast<Bits>(draws[k] >= threshold));
       std::memcpy(m, m_bits, sizeof m);
-      if (count == block) {  // constant trip counts: vectorized
-        for (index_t k = 0; k < block; ++k) mask[first + k] = m[k];
-        for (index_t k = 0; k < block; ++k) y[first + k] = in[first + k] * m[k];
-      } else {
-        for (index_t k = 0; k < count; ++k) mask[first + k] = m[k];
-        for (index_t k = 0; k < count; ++k) y[first + k] = in[first + k] * m[k];
-      }
+      for (index_t k = 0; k < count; ++k) mask[first + k] = m[k];
+      for (index_t k = 0; k < count; ++k) y[first + k] = in[first + k] * m[k];
     };
     const index_t whole = n / block;
     ember::detail::parallel_blocks(whole, 32, n * 8, [&](index_t begin, index_t end) {
