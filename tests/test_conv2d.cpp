@@ -40,6 +40,22 @@ const Config golden_group_configs[] = {
     {"wide_groups.", 32, 64, 3, {.groups = 4}},
 };
 
+// The configurations of tests/golden/conv2d_winograd.txt (tests/golden/make_golden_conv2d_winograd.py):
+// 3x3, stride 1, channels in multiples of 16, so Winograd's F(2x2, 3x3) path with AVX-512 and AVX2.
+const Config golden_winograd_configs[] = {
+    {"mnist_conv2.", 32, 64, 3, {}},
+    {"pad1.", 16, 32, 3, {.padding = 1}},
+    {"nobias_pad2.", 16, 16, 3, {.padding = 2, .bias = false}},
+};
+
+// Whether Conv2d<T> takes the Winograd path for this layer and input.
+template <class T>
+bool takes_winograd(const Shape& x, index_t out, nn::Size2 kernel, const nn::Conv2dOptions& o) {
+  const kernels::ConvGeometry g{x[0], x[1], x[2], x[3], kernel.h, kernel.w, o.stride.h, o.stride.w,
+                                o.padding.h, o.padding.w, 0, 0, o.dilation.h, o.dilation.w};
+  return kernels::winograd::applies<T>(g, out, o.groups);
+}
+
 // dweight[o, c, u, v] sums N*OH*OW products x * dy. Two float sums of the same terms in different
 // orders (ember's and torch's) differ by up to a few ulps of sum |x * dy|, not of the result, and
 // when the terms cancel that is far more than 1e-5 of the result: lenet1's dweight[100] has
@@ -47,17 +63,24 @@ const Config golden_group_configs[] = {
 // ember -0.0536373, both well inside 2^-24 * 90.8 = 5.4e-6 of the exact value. So dweight is
 // checked with atol + 2^-23 * sum |terms| per element (sum |terms| from the naive loops on |x|
 // and |dy| in double); a term lost or added (~0.5 here) still fails by five orders of magnitude.
-Tensor<double> summation_bound(const golden::File& g, const Config& c) {
+// dbias[o] sums the N*OH*OW values dy[:, o] and is checked the same way: mnist_conv2's dbias[12]
+// has sum |dy| = 80.8 and is exactly -0.04149191; torch gives -0.0414938 (1.9e-6 off) and ember
+// -0.0414917, both inside 2^-24 * 80.8 = 4.8e-6, but 7.6e-6 apart.
+struct SummationBounds {
+  Tensor<double> dweight, dbias;
+};
+SummationBounds summation_bounds(const golden::File& g, const Config& c) {
   auto abs_of = [](const golden::Tensor& t) {
     auto a = test::to_tensor<double>(t);
     a.array() = a.array().abs();
     return a;
   };
   const auto x = abs_of(g[c.prefix + "x"]), dy = abs_of(g[c.prefix + "dy"]), w = abs_of(g[c.prefix + "weight"]);
-  Tensor<double> bound(w.shape());
-  nn::reference::conv2d_backward<double>(x, w, dy, bound, nullptr, c.options.stride, c.options.padding,
+  SummationBounds bound{Tensor<double>(w.shape()), Tensor<double>({c.out})};
+  nn::reference::conv2d_backward<double>(x, w, dy, bound.dweight, &bound.dbias, c.options.stride, c.options.padding,
                                          c.options.dilation, c.options.groups);
-  bound.array() *= std::ldexp(1.0, -23);
+  bound.dweight.array() *= std::ldexp(1.0, -23);
+  bound.dbias.array() *= std::ldexp(1.0, -23);
   return bound;
 }
 
@@ -69,9 +92,9 @@ void check_golden(const golden::File& g, const Config& c) {
   const auto x = test::to_tensor(g[c.prefix + "x"]);
   CHECK_CLOSE(conv.forward(x), g[c.prefix + "y"]);
   CHECK_CLOSE(conv.backward(test::to_tensor(g[c.prefix + "dy"])), g[c.prefix + "dx"]);
-  const auto dweight_bound = summation_bound(g, c);
-  CHECK_CLOSE(conv.weight().grad, g[c.prefix + "dweight"], {.atol_each = &dweight_bound});
-  if (c.options.bias) CHECK_CLOSE(conv.bias().grad, g[c.prefix + "dbias"]);
+  const auto bound = summation_bounds(g, c);
+  CHECK_CLOSE(conv.weight().grad, g[c.prefix + "dweight"], {.atol_each = &bound.dweight});
+  if (c.options.bias) CHECK_CLOSE(conv.bias().grad, g[c.prefix + "dbias"], {.atol_each = &bound.dbias});
 }
 
 }  // namespace
@@ -84,6 +107,64 @@ TEST_CASE("Conv2d with dilation and groups matches torch 1.13 nn.Conv2d", "[conv
 TEST_CASE("Conv2d matches torch 1.13 nn.Conv2d forward and backward", "[conv2d][golden]") {
   const golden::File g("conv2d.txt");  // computed with torch 1.13 nn.Conv2d
   for (const auto& c : golden_configs) check_golden(g, c);
+}
+
+TEST_CASE("Conv2d by Winograd F(2x2, 3x3) matches torch 1.13 nn.Conv2d", "[conv2d][golden]") {
+  const golden::File g("conv2d_winograd.txt");  // computed with torch 1.13 nn.Conv2d
+  for (const auto& c : golden_winograd_configs) {
+    REQUIRE(takes_winograd<float>(test::to_tensor(g[c.prefix + "x"]).shape(), c.out, c.kernel, c.options));
+    check_golden(g, c);
+  }
+}
+
+TEST_CASE("Conv2d by Winograd F(2x2, 3x3) matches the naive seven-loop convolution", "[conv2d][reference]") {
+  // Channels in packets of doubles (8 with AVX-512, 4 with AVX2); outputs of odd and even height
+  // and width (a last tile half outside), rows narrower and wider than a packet (the transposes'
+  // one-at-a-time and overlapping-block paths), padding 0 to 3, one sample and several.
+  constexpr index_t L = kernels::simd::lanes<double>;
+  struct Case {
+    Shape x;
+    index_t out;
+    nn::Conv2dOptions options;
+  };
+  const Case cases[] = {
+      {{1, L, 3, 3}, L, {}},
+      {{2, L, 5, 4}, 2 * L, {.padding = 2, .bias = false}},
+      {{3, 2 * L, 9, 11}, L, {.padding = 1}},
+      {{2, 4 * L, 14, 14}, 8 * L, {}},
+      {{2, L, 4, 3 * L + 1}, L, {.padding = 3}},
+      {{3, 3 * L, 12, 13}, 2 * L, {}},
+  };
+  manual_seed(7);
+  std::uint64_t seed = 200;
+  for (const auto& c : cases) {
+    for (const bool need_dx : {true, false}) {
+      INFO("x " << c.x << " out " << c.out << " padding " << c.options.padding << " need_dx " << need_dx);
+      REQUIRE(takes_winograd<double>(c.x, c.out, 3, c.options));
+      nn::Conv2d<double> conv(c.x[1], c.out, 3, c.options);
+      conv.set_needs_input_grad(need_dx);
+      const auto x = random_tensor<double>(c.x, seed++);
+      const Tensor<double> y = conv.forward(x);
+      const Tensor<double>* b = c.options.bias ? &conv.bias().value : nullptr;
+      const auto y_ref = nn::reference::conv2d_forward(x, conv.weight().value, b, 1, c.options.padding);
+      REQUIRE(y.shape() == y_ref.shape());
+      CHECK((y.array() - y_ref.array()).abs().maxCoeff() < 1e-12);
+      conv.eval();
+      CHECK((conv.forward(x).array() == y.array()).all());  // eval mode: the same code, no saved input
+      conv.train();
+      conv.forward(x);
+
+      const auto dy = random_tensor<double>(y.shape(), seed++);
+      const auto dx = conv.backward(dy);
+      Tensor<double> dw_ref(conv.weight().value.shape()), db_ref({c.out});
+      const auto dx_ref = nn::reference::conv2d_backward(x, conv.weight().value, dy, dw_ref,
+                                                         c.options.bias ? &db_ref : nullptr, 1, c.options.padding);
+      if (need_dx) CHECK((dx.array() - dx_ref.array()).abs().maxCoeff() < 1e-12);
+      else CHECK(dx.numel() == 0);
+      CHECK((conv.weight().grad.array() - dw_ref.array()).abs().maxCoeff() < 1e-12);
+      if (c.options.bias) CHECK((conv.bias().grad.array() - db_ref.array()).abs().maxCoeff() < 1e-12);
+    }
+  }
 }
 
 TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd shapes", "[conv2d][reference]") {
@@ -196,6 +277,14 @@ TEST_CASE("Conv2d passes the double-precision gradient check", "[conv2d][gradche
   INFO(r.report);
   CHECK(r.ok);
   CHECK(r.checked == 2 * 4 * 6 * 7 + 6 * 2 * 3 * 2 + 6);
+  constexpr index_t L = kernels::simd::lanes<double>;  // channels in packets: the Winograd path
+  nn::Conv2d<double> winograd(L, L, 3, {.padding = 1});
+  const Shape x{2, L, 4, 5};
+  REQUIRE(takes_winograd<double>(x, L, 3, {.padding = 1}));
+  r = nn::gradcheck(winograd, random_tensor<double>(x, 4));
+  INFO(r.report);
+  CHECK(r.ok);
+  CHECK(r.checked == 2 * L * 4 * 5 + L * L * 9 + L);
 }
 
 TEST_CASE("Conv2d skips dx when its input needs no gradient", "[conv2d]") {

@@ -1,6 +1,8 @@
 // nn::Conv2d: 2-d cross-correlation, as torch.nn.Conv2d (with stride, zero padding, dilation and
-// groups), by im2col + one GEMM per sample and group (the kernels in kernels/im2col.hpp and kernels/gemm.hpp); nn::reference::conv2d_*
-// beside it are the obviously correct loops the tests compare it with.
+// groups), by im2col + one GEMM per sample and group (the kernels in kernels/im2col.hpp and
+// kernels/gemm.hpp), or, for 3x3 stride-1 kernels over whole packets of channels, by Winograd's
+// F(2x2, 3x3) (kernels/winograd.hpp); nn::reference::conv2d_* beside it are the obviously correct
+// loops the tests compare it with.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "ember/kernels/gemm.hpp"
 #include "ember/kernels/im2col.hpp"
 #include "ember/kernels/shape.hpp"
+#include "ember/kernels/winograd.hpp"
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/random.hpp"
@@ -74,6 +77,7 @@ class Conv2d : public Module<T> {
     const kernels::ConvGeometry g = geometry(x);
     Saved& saved = tape_.record(this->training_, &x);
     saved.g = g;
+    if (kernels::winograd::applies<T>(g, out_, options_.groups)) return forward_winograd(x, saved);
     const index_t k = g.patch(), p = g.out_plane();
     const index_t groups = options_.groups, kg = k / groups, og = out_ / groups;  // per group
     saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
@@ -129,6 +133,7 @@ class Conv2d : public Module<T> {
     ember::detail::check(dy.shape() == saved.y.shape(), *this, ": expected dy of shape ", saved.y.shape(),
                          " (the output's), got ", dy.shape());
     const kernels::ConvGeometry g = saved.g;
+    if (kernels::winograd::applies<T>(g, out_, options_.groups)) return backward_winograd(dy, saved);
     const index_t k = g.patch(), p = g.out_plane();
     const index_t groups = options_.groups, kg = k / groups, og = out_ / groups;  // per group
     const bool need_dx = this->needs_input_grad_;
@@ -289,8 +294,73 @@ class Conv2d : public Module<T> {
   Tensor<T> cols_;        // (threads, C_in*kh*kw, OH*OW): one sample's cols per thread, scratch
   Tensor<T> dcols_;       // dcols: (threads, C_in*kh*kw * OH*OW + a packet), scratch
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
-  Tensor<T> partial_dw_;  // (threads, C_out, C_in/groups*kh*kw, 1 or a packet of partial sums)
+  Tensor<T> partial_dw_;  // (threads, C_out, C_in/groups*kh*kw, 1 or a packet of partial sums), or dU
   Tensor<T> partial_db_;  // (threads, C_out)
+  Tensor<T> winograd_weights_;  // (2, 16 C_in C_out): U and U^T of kernels::winograd, scratch
+  Tensor<T> winograd_scratch_;  // (threads, winograd::Plan::scratch_size), scratch
+
+  // Winograd's F(2x2, 3x3): each thread takes whole samples (kernels/winograd.hpp). Train mode
+  // keeps x; backward redoes the input transform.
+  const Tensor<T>& forward_winograd(const Tensor<T>& x, Saved& saved) {
+    const kernels::ConvGeometry& g = saved.g;
+    const auto plan = kernels::winograd::Plan::of(g, out_);
+    if (this->training_) saved.x.save(x);
+    const index_t threads = get_num_threads(), in_sample = g.c * g.h * g.w, out_sample = out_ * g.out_plane();
+    saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
+    winograd_weights_.resize_uninitialized({2, plan.weights_size()});
+    T* const u = winograd_weights_.data();
+    kernels::winograd::transform_weights(std::as_const(weight_.value).data(), plan, u, u + plan.weights_size());
+    winograd_scratch_.resize_uninitialized({threads, plan.scratch_size()});
+    T* const scratch = winograd_scratch_.data();
+    const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
+    T* const y = saved.y.data();
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
+    for (index_t n = 0; n < g.n; ++n)
+      kernels::winograd::forward(x.data() + n * in_sample, u, b, plan,
+                                 scratch + ember::detail::thread_index() * plan.scratch_size(), y + n * out_sample);
+    return saved.y;
+  }
+
+  const Tensor<T>& backward_winograd(const Tensor<T>& dy, Saved& saved) {
+    const kernels::ConvGeometry& g = saved.g;
+    const auto plan = kernels::winograd::Plan::of(g, out_);
+    const Tensor<T>& x = saved.x.get(*this);  // an Error if it was written to
+    const bool need_dx = this->needs_input_grad_;
+    if (need_dx) saved.dx.resize_uninitialized({g.n, g.c, g.h, g.w});  // every value is written
+    else saved.dx.resize_uninitialized({0});
+    const index_t threads = get_num_threads(), in_sample = g.c * g.h * g.w, p = g.out_plane();
+    winograd_weights_.resize_uninitialized({2, plan.weights_size()});
+    T* const u = winograd_weights_.data();
+    T* const ut = u + plan.weights_size();
+    kernels::winograd::transform_weights(std::as_const(weight_.value).data(), plan, u, ut);
+    winograd_scratch_.resize_uninitialized({threads, plan.scratch_size()});
+    T* const scratch = winograd_scratch_.data();
+    // Per-thread partial dU and dbias, summed in a fixed order: bit-identical results for a
+    // fixed thread count.
+    partial_dw_.resize({threads, plan.weights_size()});
+    partial_db_.resize({threads, out_});
+    T* const partial_du = partial_dw_.data();
+    T* const partial_db = partial_db_.data();
+    T* const dx = need_dx ? saved.dx.data() : nullptr;
+#pragma omp parallel num_threads(static_cast<int>(threads)) if (g.n > 1)
+    {
+      const index_t t = ember::detail::thread_index();
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db + t * out_, out_);
+#pragma omp for schedule(static)
+      for (index_t n = 0; n < g.n; ++n) {
+        const T* dy_n = dy.data() + n * out_ * p;
+        kernels::winograd::backward(x.data() + n * in_sample, dy_n, ut, plan, scratch + t * plan.scratch_size(),
+                                    partial_du + t * plan.weights_size(), dx ? dx + n * in_sample : nullptr);
+        if (options_.bias) db += typename Tensor<T>::ConstSliceMap(dy_n, out_, p).rowwise().sum().array();
+      }
+    }
+    auto du = partial_dw_.matrix();  // (threads, 16 C_out C_in)
+    for (index_t t = 1; t < threads; ++t) du.row(0) += du.row(t);
+    kernels::winograd::add_weight_gradient(partial_du, plan, weight_.grad.data());
+    if (options_.bias)
+      for (index_t t = 0; t < threads; ++t) bias_.grad.matrix().row(0) += std::as_const(partial_db_).matrix().row(t);
+    return saved.dx;
+  }
 };
 
 static_assert(Layer<Conv2d<float>>);
