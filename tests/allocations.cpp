@@ -163,6 +163,9 @@ int main() {
                            nn::Conv2d{8, 8, 3, {.groups = 4}},                 nn::ReLU{}, nn::Flatten{},
                            nn::Linear{8 * 26 * 26, 10}};
     ok &= allocates_nothing("dilated and grouped Conv2d", grouped, ds, threads);
+    nn::Sequential winograd{nn::Conv2d{1, 16, 3},  nn::ReLU{}, nn::Conv2d{16, 16, 3, {.padding = 1}}, nn::ReLU{},
+                            nn::MaxPool2d{2},      nn::Flatten{}, nn::Linear{16 * 13 * 13, 10}};
+    ok &= allocates_nothing("Conv2d by Winograd F(2x2, 3x3)", winograd, ds, threads);
   }
   ok &= optimizers_allocate_nothing(ds);
   // The counter itself works: a vector (operator new) and std::aligned_alloc (a Tensor's storage)

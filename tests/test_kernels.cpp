@@ -4,6 +4,7 @@
 #include <ember/kernels/gemm.hpp>
 #include <ember/kernels/im2col.hpp>
 #include <ember/kernels/shape.hpp>
+#include <ember/kernels/winograd.hpp>
 
 #include <catch2/catch.hpp>
 #include <vector>
@@ -100,6 +101,26 @@ TEST_CASE("im2col on the padded copy (stride 1) equals the general im2col", "[ke
       kernels::im2col_stride1(std::as_const(xp).data(), col.data(), g, layout);
       kernels::im2col(x.data(), ref.data(), g);
       CHECK(col == ref);
+    }
+}
+
+TEST_CASE("winograd's transpose moves every value once, around packet edges and strides", "[kernels]") {
+  for (index_t rows : {index_t{1}, L - 1, L, L + 1, 2 * L, 3 * L + 5})
+    for (index_t cols : {index_t{1}, L - 1, L, L + 3, 4 * L + 1}) {
+      INFO("rows " << rows << " cols " << cols);
+      const index_t lds = cols + 2, ldd = rows + 3;  // gaps after each row that must stay untouched
+      const auto src = random_values(rows * lds, 11);
+      std::vector<double> dst(static_cast<std::size_t>(cols * ldd), -7.0);
+      kernels::winograd::transpose(src.data(), lds, rows, cols, dst.data(), ldd);
+      bool moved = true, gaps_kept = true;
+      for (index_t j = 0; j < cols; ++j)
+        for (index_t i = 0; i < ldd; ++i) {
+          const double v = dst[static_cast<std::size_t>(j * ldd + i)];
+          if (i < rows) moved = moved && v == src[static_cast<std::size_t>(i * lds + j)];
+          else gaps_kept = gaps_kept && v == -7.0;
+        }
+      CHECK(moved);
+      CHECK(gaps_kept);
     }
 }
 
