@@ -85,7 +85,9 @@ void relu_forward_backward(benchmark::State& state) {
   set_bytes(state, x.numel() * 4.0 * 5);
 }
 // mnist_convnet's (pytorch/examples mnist/main.py's) second layer, Conv2d(32, 64, 3) on the
-// (N, 32, 26, 26) output of the first: the first multi-channel convolution. It needs dx.
+// (N, 32, 26, 26) output of the first: the first multi-channel convolution. It needs dx. Its FLOP/s
+// count direct convolution's multiply-adds; Conv2d takes Winograd's F(2x2, 3x3) here, which does
+// 2.25x fewer, so the counter can exceed the machine's peak (bench_peak).
 constexpr double conv2_flop(index_t batch) { return 2.0 * batch * 64 * 24 * 24 * 32 * 9; }
 
 void conv2_forward(benchmark::State& state) {
@@ -117,7 +119,7 @@ void conv2_forward_backward(benchmark::State& state) {
 #define EMBER_BATCHES ->ArgName("batch")->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond)
 BENCHMARK(conv_forward)->Name("conv_1_16_3/forward") EMBER_BATCHES;
 BENCHMARK(conv_forward_backward)->Name("conv_1_16_3/forward_backward") EMBER_BATCHES;
-// batch 64 only: at 1024 the im2col of one batch alone is 2.7 GB
+// batch 64 only: mnist_convnet's batch (and bench/pytorch/rows.py's twin rows)
 BENCHMARK(conv2_forward)->Name("conv_32_64_3/forward")->ArgName("batch")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(conv2_forward_backward)->Name("conv_32_64_3/forward_backward")->ArgName("batch")->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(maxpool_forward)->Name("maxpool_2/forward") EMBER_BATCHES;
