@@ -250,6 +250,9 @@ void add_weight_gradient(const T* du, const Plan& p, T* dw) {
 // blocks one packet wide, a multiply-add per load. Here the rows per block are chosen so the
 // block spans N: 6 x 4 packets when 4 divide N (AVX-512), 12 x 2 when 2 do (6 x 2 with 16
 // registers); otherwise gemm_ab's own blocks.
+static_assert(simd::registers < 32 || (ab_packets<6> == 4 && ab_packets<12> == 2), "product's blocks with 32 registers");
+static_assert(simd::registers >= 32 || ab_packets<6> == 2, "product's blocks with 16 registers");
+
 template <bool Accumulate, class T>
 void product(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o) {
   constexpr index_t L = lanes<T>;
@@ -261,11 +264,9 @@ void product(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperand
     if (full < m) gemm_ab_packets<Accumulate>(a + full * o.ars, b, c + full * o.ldc, m - full, n, o, static_cast<const T*>(nullptr));
   };
   if constexpr (simd::registers >= 32) {
-    static_assert(ab_packets<6> == 4 && ab_packets<12> == 2);
     if (n % (4 * L) == 0) return rows_of(std::integral_constant<int, 6>{});   // ab_packets<6> == 4
     if (n % (2 * L) == 0) return rows_of(std::integral_constant<int, 12>{});  // ab_packets<12> == 2
   } else {
-    static_assert(ab_packets<6> == 2);
     if (n % (2 * L) == 0) return rows_of(std::integral_constant<int, 6>{});  // ab_packets<6> == 2
   }
   gemm_ab_packets<Accumulate>(a, b, c, m, n, o, static_cast<const T*>(nullptr));
