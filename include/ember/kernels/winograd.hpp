@@ -3,13 +3,14 @@
 // block of outputs ("tile") comes from a 4x4 block of the padded input d as
 //     Y = A^T [ (G g G^T) . (B^T d B) ] A        (. : element by element)
 // so the 16 positions xi of the 4x4 transformed tile are 16 independent products over channels,
-// M[xi] (tiles, C_out) = V[xi] (tiles, C_in) U[xi] (C_in, C_out): 16 * 4 = 64 multiply-adds per
-// tile, channel pair and direction instead of direct convolution's 4 * 9 = 144, 2.25x fewer.
+// M[xi] (tiles, C_out) = V[xi] (tiles, C_in) U[xi] (C_in, C_out): 16 multiply-adds per tile and
+// channel pair instead of direct convolution's 4 outputs * 9 taps = 36, 2.25x fewer.
 // Backward reuses the same algebra transposed (Z = A dY A^T):
 //     dU[xi] += V[xi]^T Z[xi],   dweight = G^T dU G,
 //     dV[xi]  = Z[xi] U[xi]^T,   dx tile += B dV B^T   (tiles overlap by 2 rows and columns).
 // The transforms add and subtract packets of channels, so a sample is first moved to a
-// channels-last, zero-padded copy (Hp, Wp, C) by 16x16 register transposes; the products are the
+// channels-last, zero-padded copy (Hp, Wp, C) by register transposes of lanes x lanes blocks
+// (16 x 16 floats with AVX-512, 8 x 8 with AVX2); the products are the
 // register-blocked gemm_ab of kernels/gemm.hpp. Tiles go in chunks of a few tile rows, so a
 // chunk's V, M and Z stay in L2. The float error is a small multiple of direct convolution's (the
 // transforms add at most 4 terms per step); tests/test_conv2d.cpp bounds it.
@@ -57,7 +58,8 @@ struct Plan {
   index_t plane() const { return oh * ow; }
   // Scratch per thread: the padded input, V (or dV), M (or Z), the output (or dy) channels
   // last, and for backward the padded dx.
-  index_t scratch_size() const { return 2 * padded_size() + 16 * chunk_tiles() * (c + o) + plane() * o; }
+  index_t forward_scratch_size() const { return padded_size() + 16 * chunk_tiles() * (c + o) + plane() * o; }
+  index_t backward_scratch_size() const { return forward_scratch_size() + padded_size(); }
   // The transformed weights: U (16, C_in, C_out) for forward, U^T (16, C_out, C_in) for dx.
   index_t weights_size() const { return 16 * c * o; }
 };
@@ -198,7 +200,8 @@ EIGEN_STRONG_INLINE void input_gradient_transform(const T* dv, index_t vs, T* dd
   }
 }
 
-// U = G g G^T of every 3x3 kernel of w (O, C, 3, 3): u (16, C, O) and ut (16, O, C).
+// U = G g G^T of every 3x3 kernel of w (O, C, 3, 3): u (16, C, O) for the forward and ut
+// (16, O, C) for dx; either may be null.
 template <class T>
 void transform_weights(const T* w, const Plan& p, T* u, T* ut) {
   const T half(0.5);
@@ -215,8 +218,8 @@ void transform_weights(const T* w, const Plan& p, T* u, T* ut) {
       for (int r = 0; r < 4; ++r) {
         const T row[4] = {t[r][0], (t[r][0] + t[r][1] + t[r][2]) * half, (t[r][0] - t[r][1] + t[r][2]) * half, t[r][2]};
         for (int s = 0; s < 4; ++s) {
-          u[((4 * r + s) * p.c + c) * p.o + o] = row[s];
-          ut[((4 * r + s) * p.o + o) * p.c + c] = row[s];
+          if (u) u[((4 * r + s) * p.c + c) * p.o + o] = row[s];
+          if (ut) ut[((4 * r + s) * p.o + o) * p.c + c] = row[s];
         }
       }
     }
@@ -251,7 +254,7 @@ void add_weight_gradient(const T* du, const Plan& p, T* dw) {
 // block spans N: 6 x 4 packets when 4 divide N (AVX-512), 12 x 2 when 2 do (6 x 2 with 16
 // registers); otherwise gemm_ab's own blocks.
 static_assert(simd::registers < 32 || (ab_packets<6> == 4 && ab_packets<12> == 2), "product's blocks with 32 registers");
-static_assert(simd::registers >= 32 || ab_packets<6> == 2, "product's blocks with 16 registers");
+static_assert(simd::registers != 16 || ab_packets<6> == 2, "product's blocks with 16 registers");
 
 template <bool Accumulate, class T>
 void product(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o) {
@@ -266,7 +269,7 @@ void product(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperand
   if constexpr (simd::registers >= 32) {
     if (n % (4 * L) == 0) return rows_of(std::integral_constant<int, 6>{});   // ab_packets<6> == 4
     if (n % (2 * L) == 0) return rows_of(std::integral_constant<int, 12>{});  // ab_packets<12> == 2
-  } else {
+  } else if constexpr (simd::registers == 16) {
     if (n % (2 * L) == 0) return rows_of(std::integral_constant<int, 6>{});  // ab_packets<6> == 2
   }
   gemm_ab_packets<Accumulate>(a, b, c, m, n, o, static_cast<const T*>(nullptr));

@@ -296,8 +296,8 @@ class Conv2d : public Module<T> {
   Tensor<T> padded_;      // (threads, PaddedLayout::size): xp or dxp of stride 1, scratch
   Tensor<T> partial_dw_;  // (threads, C_out, C_in/groups*kh*kw, 1 or a packet of partial sums), or dU
   Tensor<T> partial_db_;  // (threads, C_out)
-  Tensor<T> winograd_weights_;  // (2, 16 C_in C_out): U and U^T of kernels::winograd, scratch
-  Tensor<T> winograd_scratch_;  // (threads, winograd::Plan::scratch_size), scratch
+  Tensor<T> winograd_weights_;  // (16 C_in C_out): U (forward) or U^T (backward) of kernels::winograd, scratch
+  Tensor<T> winograd_scratch_;  // (threads, a winograd::Plan's forward or backward scratch size), scratch
 
   // Winograd's F(2x2, 3x3): each thread takes whole samples (kernels/winograd.hpp). Train mode
   // keeps x; backward redoes the input transform.
@@ -307,17 +307,18 @@ class Conv2d : public Module<T> {
     if (this->training_) saved.x.save(x);
     const index_t threads = get_num_threads(), in_sample = g.c * g.h * g.w, out_sample = out_ * g.out_plane();
     saved.y.resize_uninitialized({g.n, out_, g.oh, g.ow});
-    winograd_weights_.resize_uninitialized({2, plan.weights_size()});
+    winograd_weights_.resize_uninitialized({plan.weights_size()});
     T* const u = winograd_weights_.data();
-    kernels::winograd::transform_weights(std::as_const(weight_.value).data(), plan, u, u + plan.weights_size());
-    winograd_scratch_.resize_uninitialized({threads, plan.scratch_size()});
+    kernels::winograd::transform_weights(std::as_const(weight_.value).data(), plan, u, static_cast<T*>(nullptr));
+    const index_t scratch_size = plan.forward_scratch_size();
+    winograd_scratch_.resize_uninitialized({threads, scratch_size});
     T* const scratch = winograd_scratch_.data();
     const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
     T* const y = saved.y.data();
 #pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
     for (index_t n = 0; n < g.n; ++n)
-      kernels::winograd::forward(x.data() + n * in_sample, u, b, plan,
-                                 scratch + ember::detail::thread_index() * plan.scratch_size(), y + n * out_sample);
+      kernels::winograd::forward(x.data() + n * in_sample, u, b, plan, scratch + ember::detail::thread_index() * scratch_size,
+                                 y + n * out_sample);
     return saved.y;
   }
 
@@ -329,11 +330,11 @@ class Conv2d : public Module<T> {
     if (need_dx) saved.dx.resize_uninitialized({g.n, g.c, g.h, g.w});  // every value is written
     else saved.dx.resize_uninitialized({0});
     const index_t threads = get_num_threads(), in_sample = g.c * g.h * g.w, p = g.out_plane();
-    winograd_weights_.resize_uninitialized({2, plan.weights_size()});
-    T* const u = winograd_weights_.data();
-    T* const ut = u + plan.weights_size();
-    kernels::winograd::transform_weights(std::as_const(weight_.value).data(), plan, u, ut);
-    winograd_scratch_.resize_uninitialized({threads, plan.scratch_size()});
+    winograd_weights_.resize_uninitialized({plan.weights_size()});
+    T* const ut = winograd_weights_.data();
+    kernels::winograd::transform_weights(std::as_const(weight_.value).data(), plan, static_cast<T*>(nullptr), ut);
+    const index_t scratch_size = plan.backward_scratch_size();
+    winograd_scratch_.resize_uninitialized({threads, scratch_size});
     T* const scratch = winograd_scratch_.data();
     // Per-thread partial dU and dbias, summed in a fixed order: bit-identical results for a
     // fixed thread count.
@@ -349,7 +350,7 @@ class Conv2d : public Module<T> {
 #pragma omp for schedule(static)
       for (index_t n = 0; n < g.n; ++n) {
         const T* dy_n = dy.data() + n * out_ * p;
-        kernels::winograd::backward(x.data() + n * in_sample, dy_n, ut, plan, scratch + t * plan.scratch_size(),
+        kernels::winograd::backward(x.data() + n * in_sample, dy_n, ut, plan, scratch + t * scratch_size,
                                     partial_du + t * plan.weights_size(), dx ? dx + n * in_sample : nullptr);
         if (options_.bias) db += typename Tensor<T>::ConstSliceMap(dy_n, out_, p).rowwise().sum().array();
       }
