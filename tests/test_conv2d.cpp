@@ -48,6 +48,16 @@ const Config golden_winograd_configs[] = {
     {"nobias_pad2.", 16, 16, 3, {.padding = 2, .bias = false}},
 };
 
+// Values in {-2, ..., 2}: a convolution's sums of them are exact in float, in any order.
+Tensor<float> small_integers(const Shape& shape, Generator& g) {
+  Tensor<float> t(shape);
+  for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<float>(g.below(5)) - 2.0f;
+  return t;
+}
+bool same_values(const Tensor<float>& a, const Tensor<float>& b) {
+  return a.shape() == b.shape() && (a.array() == b.array()).all();
+}
+
 // Whether Conv2d<T> takes the Winograd path for this layer and input.
 template <class T>
 bool takes_winograd(const Shape& x, index_t out, nn::Size2 kernel, const nn::Conv2dOptions& o) {
@@ -167,6 +177,49 @@ TEST_CASE("Conv2d by Winograd F(2x2, 3x3) matches the naive seven-loop convoluti
   }
 }
 
+TEST_CASE("Conv2d by Winograd F(2x2, 3x3) in float matches the naive convolution exactly on small integers",
+          "[conv2d][reference]") {
+  // The transforms' halves and quarters keep sums of small integers exact in float, so a value
+  // moved or added in the wrong place shows as an inequality: rows wider than a packet (the
+  // channels-last transposes' overlapping last block), several chunks of tiles per sample (a row
+  // of 50 tiles is a chunk of its own), odd output sizes, unequal padding.
+  constexpr index_t L = kernels::simd::lanes<float>;
+  struct Case {
+    Shape x;
+    index_t out;
+    nn::Conv2dOptions options;
+  };
+  const Case cases[] = {
+      {{2, L, 9, 2 * L + 3}, L, {}},
+      {{2, L, 15, 18}, 2 * L, {.padding = {0, 2}}},
+      {{1, 2 * L, 5, 100}, L, {.padding = 1}},
+      {{3, L, 12, 13}, 4 * L, {.padding = {2, 1}, .bias = false}},
+  };
+  Generator g(9);
+  for (const auto& c : cases) {
+    INFO("x " << c.x << " out " << c.out << " padding " << c.options.padding);
+    REQUIRE(takes_winograd<float>(c.x, c.out, 3, c.options));
+    nn::Conv2d<float> conv(c.x[1], c.out, 3, c.options);
+    conv.weight().value = small_integers(conv.weight().value.shape(), g);
+    if (c.options.bias) conv.bias().value = small_integers({c.out}, g);
+    const Tensor<float>* b = c.options.bias ? &conv.bias().value : nullptr;
+    Tensor<float> x = small_integers(c.x, g);
+    const auto& y = conv.forward(x);
+    CHECK(same_values(y, nn::reference::conv2d_forward(x, conv.weight().value, b, 1, c.options.padding)));
+    const auto dy = small_integers(y.shape(), g);
+    const auto dx = conv.backward(dy);
+    Tensor<float> dw_ref(conv.weight().value.shape()), db_ref({c.out});
+    const auto dx_ref = nn::reference::conv2d_backward(x, conv.weight().value, dy, dw_ref,
+                                                       c.options.bias ? &db_ref : nullptr, 1, c.options.padding);
+    CHECK(same_values(dx, dx_ref));
+    CHECK(same_values(conv.weight().grad, dw_ref));
+    if (c.options.bias) CHECK(same_values(conv.bias().grad, db_ref));
+    conv.forward(x);  // backward reads x again: writing to it first is an Error
+    x.data()[0] += 1;
+    CHECK_THROWS_WITH(conv.backward(dy), Catch::Contains("modified before backward"));
+  }
+}
+
 TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd shapes", "[conv2d][reference]") {
   struct Case {
     Shape x;
@@ -196,8 +249,9 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
       {{2, 4, 6, 5}, 4, 3, {.groups = 4, .bias = false}},
       {{2, 3, 7, 7}, 6, {3, 2}, {.stride = {1, 2}, .padding = 2, .dilation = {2, 1}, .groups = 3}},
       {{2, 24, 5, 5}, 8, 3, {.padding = 1, .groups = 2}},  // patch 108 per group: Eigen's GEMM
-      // columns over 32,768 values per sample: backward redoes the im2col from x
-      {{3, 32, 14, 14}, 8, 3, {}},
+      // columns over 32,768 values per sample: backward redoes the im2col from x (33 channels:
+      // not whole packets, so not the Winograd path)
+      {{3, 33, 14, 14}, 8, 3, {}},
       {{2, 16, 15, 13}, 4, 3, {.stride = 2, .padding = 1, .groups = 2}},
       {{2, 8, 30, 30}, 4, 3, {.padding = 2, .dilation = 2}},
   };
@@ -206,6 +260,7 @@ TEST_CASE("Conv2d im2col + GEMM matches the naive seven-loop convolution on odd 
   for (const auto& c : cases) {
     INFO("x " << c.x << " kernel " << c.kernel << " stride " << c.options.stride << " padding " << c.options.padding
               << " dilation " << c.options.dilation << " groups " << c.options.groups);
+    REQUIRE(!takes_winograd<double>(c.x, c.out, c.kernel, c.options));
     nn::Conv2d<double> conv(c.x[1], c.out, c.kernel, c.options);
     const auto x = random_tensor<double>(c.x, seed++);
     const auto& y = conv.forward(x);
@@ -231,14 +286,8 @@ TEST_CASE("Conv2d in float matches the naive convolution exactly with runs aroun
   // The stride-1 path copies and adds OW-value runs in packets (16 floats with AVX-512): widths
   // below, at and above a packet, and the seed models' shapes. Small integers make every sum
   // exact in float, so any value copied or added in the wrong place shows as an inequality.
-  const auto integers = [](const Shape& shape, Generator& g) {
-    Tensor<float> t(shape);
-    for (index_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<float>(g.below(5)) - 2.0f;
-    return t;
-  };
-  const auto exact = [](const Tensor<float>& a, const Tensor<float>& b) {
-    return a.shape() == b.shape() && (a.array() == b.array()).all();
-  };
+  const auto integers = small_integers;
+  const auto exact = same_values;
   const Shape shapes[] = {{3, 2, 9, 17}, {3, 2, 9, 18}, {3, 2, 9, 19}, {2, 1, 5, 35}, {2, 6, 14, 14}, {2, 1, 28, 28}};
   Generator g(6);
   for (const auto& s : shapes) {
@@ -354,8 +403,9 @@ TEST_CASE("Conv2d in eval mode gives train mode's outputs with one sample's colu
 TEST_CASE("Conv2d with large columns redoes the im2col in backward, and refuses an input written to meanwhile",
           "[conv2d]") {
   manual_seed(8);
-  nn::Conv2d<float> conv(32, 8, 3);  // 288 x 144 = 41,472 values per sample: recomputed
-  Tensor<float> x = random_tensor<float>({2, 32, 14, 14}, 9);
+  nn::Conv2d<float> conv(33, 8, 3);  // 297 x 144 = 42,768 values per sample: recomputed
+  REQUIRE(!takes_winograd<float>({2, 33, 14, 14}, 8, 3, {}));  // 33 channels: the im2col path
+  Tensor<float> x = random_tensor<float>({2, 33, 14, 14}, 9);
   const auto dy = random_tensor<float>({2, 8, 12, 12}, 10);
   conv.forward(x);
   const Tensor<float> dx = conv.backward(dy);
@@ -366,5 +416,5 @@ TEST_CASE("Conv2d with large columns redoes the im2col in backward, and refuses 
   CHECK((conv.weight().grad.array() == dw.array()).all());
   conv.forward(x);
   x.data()[0] += 1;
-  CHECK_THROWS_WITH(conv.backward(dy), Catch::Contains("Conv2d(32, 8") && Catch::Contains("modified before backward"));
+  CHECK_THROWS_WITH(conv.backward(dy), Catch::Contains("Conv2d(33, 8") && Catch::Contains("modified before backward"));
 }

@@ -104,24 +104,32 @@ TEST_CASE("im2col on the padded copy (stride 1) equals the general im2col", "[ke
     }
 }
 
-TEST_CASE("winograd's transpose moves every value once, around packet edges and strides", "[kernels]") {
-  for (index_t rows : {index_t{1}, L - 1, L, L + 1, 2 * L, 3 * L + 5})
-    for (index_t cols : {index_t{1}, L - 1, L, L + 3, 4 * L + 1}) {
-      INFO("rows " << rows << " cols " << cols);
+template <class T>
+void check_winograd_transpose() {
+  constexpr index_t P = kernels::simd::lanes<T>;
+  for (index_t rows : {index_t{1}, P - 1, P, P + 1, 2 * P, 3 * P + 5})
+    for (index_t cols : {index_t{1}, P - 1, P, P + 3, 4 * P + 1}) {
+      INFO("rows " << rows << " cols " << cols << " lanes " << P);
       const index_t lds = cols + 2, ldd = rows + 3;  // gaps after each row that must stay untouched
-      const auto src = random_values(rows * lds, 11);
-      std::vector<double> dst(static_cast<std::size_t>(cols * ldd), -7.0);
+      const auto values = random_values(rows * lds, 11);
+      const std::vector<T> src(values.begin(), values.end());
+      std::vector<T> dst(static_cast<std::size_t>(cols * ldd), T(-7));
       kernels::winograd::transpose(src.data(), lds, rows, cols, dst.data(), ldd);
       bool moved = true, gaps_kept = true;
       for (index_t j = 0; j < cols; ++j)
         for (index_t i = 0; i < ldd; ++i) {
-          const double v = dst[static_cast<std::size_t>(j * ldd + i)];
+          const T v = dst[static_cast<std::size_t>(j * ldd + i)];
           if (i < rows) moved = moved && v == src[static_cast<std::size_t>(i * lds + j)];
-          else gaps_kept = gaps_kept && v == -7.0;
+          else gaps_kept = gaps_kept && v == T(-7);
         }
       CHECK(moved);
       CHECK(gaps_kept);
     }
+}
+
+TEST_CASE("winograd's transpose moves every value once, around packet edges and strides", "[kernels]") {
+  check_winograd_transpose<double>();
+  check_winograd_transpose<float>();
 }
 
 TEST_CASE("a kernel's unmet precondition is an Error in checked builds", "[kernels]") {
