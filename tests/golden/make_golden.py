@@ -376,25 +376,10 @@ torch's Adam (L2 weight decay, not AdamW), step t = 1, 2, ...:
 # 8. conv2d
 # --------------------------------------------------------------------------
 
-def case_conv2d():
-    g = GoldenFile("conv2d.txt", """
-computed with torch nn.Conv2d (NCHW input, weight (out_ch, in_ch, kh, kw), default init)
-per config: torch.manual_seed(s); conv = <constructor>; x = randn(<shape>);
-  y = conv(x); dy = randn(y.shape); y.backward(dy)
-tensors per prefix: x weight bias y dy dx dweight dbias (no bias/dbias for 'nobias.')
-""")
-    configs = [
-        ("seed.", 20, "nn.Conv2d(1, 16, 3)", lambda: nn.Conv2d(1, 16, 3), (2, 1, 8, 8)),
-        ("lenet1.", 21, "nn.Conv2d(1, 6, 5, padding=2)",
-         lambda: nn.Conv2d(1, 6, 5, padding=2), (2, 1, 10, 10)),
-        ("lenet2.", 22, "nn.Conv2d(6, 16, 5)", lambda: nn.Conv2d(6, 16, 5), (2, 6, 9, 9)),
-        ("stride2.", 23, "nn.Conv2d(3, 4, 3, stride=2, padding=1)",
-         lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), (3, 3, 5, 7)),
-        ("pad2.", 24, "nn.Conv2d(3, 2, (3, 2), stride=(1, 2), padding=2)  [kh=3 kw=2, stride_h=1 stride_w=2]",
-         lambda: nn.Conv2d(3, 2, (3, 2), stride=(1, 2), padding=2), (1, 3, 5, 7)),
-        ("nobias.", 25, "nn.Conv2d(2, 3, 3, bias=False)",
-         lambda: nn.Conv2d(2, 3, 3, bias=False), (2, 2, 6, 5)),
-    ]
+def write_conv_configs(g, configs):
+    """Each (prefix, seed, constructor text, make, x shape) config: torch.manual_seed(seed);
+    conv = make(); x = randn(shape); y = conv(x); dy = randn(y.shape); y.backward(dy); writes
+    x weight [bias] y dy dx dweight [dbias] under the prefix (also for make_golden_conv2d_*.py)."""
     for prefix, seed, ctor, make, shape in configs:
         torch.manual_seed(seed)
         conv = make()
@@ -415,6 +400,28 @@ tensors per prefix: x weight bias y dy dx dweight dbias (no bias/dbias for 'nobi
         g.tensor(prefix + "dweight", conv.weight.grad)
         if has_bias:
             g.tensor(prefix + "dbias", conv.bias.grad)
+
+
+def case_conv2d():
+    g = GoldenFile("conv2d.txt", """
+computed with torch nn.Conv2d (NCHW input, weight (out_ch, in_ch, kh, kw), default init)
+per config: torch.manual_seed(s); conv = <constructor>; x = randn(<shape>);
+  y = conv(x); dy = randn(y.shape); y.backward(dy)
+tensors per prefix: x weight bias y dy dx dweight dbias (no bias/dbias for 'nobias.')
+""")
+    configs = [
+        ("seed.", 20, "nn.Conv2d(1, 16, 3)", lambda: nn.Conv2d(1, 16, 3), (2, 1, 8, 8)),
+        ("lenet1.", 21, "nn.Conv2d(1, 6, 5, padding=2)",
+         lambda: nn.Conv2d(1, 6, 5, padding=2), (2, 1, 10, 10)),
+        ("lenet2.", 22, "nn.Conv2d(6, 16, 5)", lambda: nn.Conv2d(6, 16, 5), (2, 6, 9, 9)),
+        ("stride2.", 23, "nn.Conv2d(3, 4, 3, stride=2, padding=1)",
+         lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), (3, 3, 5, 7)),
+        ("pad2.", 24, "nn.Conv2d(3, 2, (3, 2), stride=(1, 2), padding=2)  [kh=3 kw=2, stride_h=1 stride_w=2]",
+         lambda: nn.Conv2d(3, 2, (3, 2), stride=(1, 2), padding=2), (1, 3, 5, 7)),
+        ("nobias.", 25, "nn.Conv2d(2, 3, 3, bias=False)",
+         lambda: nn.Conv2d(2, 3, 3, bias=False), (2, 2, 6, 5)),
+    ]
+    write_conv_configs(g, configs)
     g.save()
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import GoldenFile  # noqa: E402
+from make_golden import GoldenFile, write_conv_configs  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -34,25 +34,7 @@ tensors per prefix: x weight bias y dy dx dweight dbias (no bias/dbias when bias
         ("nobias_pad2.", 42, "nn.Conv2d(16, 16, 3, padding=2, bias=False)",
          lambda: nn.Conv2d(16, 16, 3, padding=2, bias=False), (3, 16, 5, 4)),
     ]
-    for prefix, seed, ctor, make, shape in configs:
-        torch.manual_seed(seed)
-        conv = make()
-        x = torch.randn(*shape, requires_grad=True)
-        y = conv(x)
-        dy = torch.randn_like(y)
-        y.backward(dy)
-        g.comment("config '%s': torch.manual_seed(%d); %s on x %s -> y %s"
-                  % (prefix, seed, ctor, tuple(shape), tuple(y.shape)))
-        g.tensor(prefix + "x", x)
-        g.tensor(prefix + "weight", conv.weight)
-        if conv.bias is not None:
-            g.tensor(prefix + "bias", conv.bias)
-        g.tensor(prefix + "y", y)
-        g.tensor(prefix + "dy", dy)
-        g.tensor(prefix + "dx", x.grad)
-        g.tensor(prefix + "dweight", conv.weight.grad)
-        if conv.bias is not None:
-            g.tensor(prefix + "dbias", conv.bias.grad)
+    write_conv_configs(g, configs)
     g.save()
 
 
