@@ -58,6 +58,13 @@ bool same_values(const Tensor<float>& a, const Tensor<float>& b) {
   return a.shape() == b.shape() && (a.array() == b.array()).all();
 }
 
+// A 3x3 convolution of input x with `out` outputs, for the Winograd path's tests.
+struct WinogradCase {
+  Shape x;
+  index_t out;
+  nn::Conv2dOptions options;
+};
+
 // Whether Conv2d<T> takes the Winograd path for this layer and input.
 template <class T>
 bool takes_winograd(const Shape& x, index_t out, nn::Size2 kernel, const nn::Conv2dOptions& o) {
@@ -132,12 +139,7 @@ TEST_CASE("Conv2d by Winograd F(2x2, 3x3) matches the naive seven-loop convoluti
   // and width (a last tile half outside), rows narrower and wider than a packet (the transposes'
   // one-at-a-time and overlapping-block paths), padding 0 to 3, one sample and several.
   constexpr index_t L = kernels::simd::lanes<double>;
-  struct Case {
-    Shape x;
-    index_t out;
-    nn::Conv2dOptions options;
-  };
-  const Case cases[] = {
+  const WinogradCase cases[] = {
       {{1, L, 3, 3}, L, {}},
       {{2, L, 5, 4}, 2 * L, {.padding = 2, .bias = false}},
       {{3, 2 * L, 9, 11}, L, {.padding = 1}},
@@ -184,12 +186,7 @@ TEST_CASE("Conv2d by Winograd F(2x2, 3x3) in float matches the naive convolution
   // channels-last transposes' overlapping last block), several chunks of tiles per sample (a row
   // of 50 tiles is a chunk of its own), odd output sizes, unequal padding.
   constexpr index_t L = kernels::simd::lanes<float>;
-  struct Case {
-    Shape x;
-    index_t out;
-    nn::Conv2dOptions options;
-  };
-  const Case cases[] = {
+  const WinogradCase cases[] = {
       {{2, L, 9, 2 * L + 3}, L, {}},
       {{2, L, 15, 18}, 2 * L, {.padding = {0, 2}}},
       {{1, 2 * L, 5, 100}, L, {.padding = 1}},
