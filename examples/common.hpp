@@ -136,7 +136,7 @@ inline int overfit_batch(ember::nn::Module<float>& model, ember::optim::Optimize
   float loss = 0;
   int step = 1;
   for (int next_print = 1; step <= max_steps; ++step) {
-    loss = criterion.forward(model.forward(images), labels);
+    loss = criterion.forward(model(images), labels);
     if (step == next_print || loss < target) {
       std::printf("  step %4d  loss %.6f\n", step, loss);
       next_print = next_print * 2;

@@ -32,7 +32,7 @@ int fit(nn::Module<float>& model, const Flags& flags, const data::ImageDataset& 
     std::int64_t train_correct = 0, train_seen = 0;  // for --report
     std::int64_t step = std::int64_t{epoch - 1} * loader.size();
     for (const auto& [images, labels] : loader) {
-      const auto& logits = model.forward(images);
+      const auto& logits = model(images);
       float loss = criterion.forward(logits, labels);
       check_loss(loss, epoch, ++step, flags);  // nan: stop, keeping the last checkpoint
       if (report) train_correct += count_correct(logits, labels), train_seen += images.size(0);

@@ -15,64 +15,17 @@ using namespace ember;
 // main.py's `class Net(nn.Module)` (in a namespace: models.hpp, through common.hpp, has the seed
 // notebook's Net).
 namespace main_py {
+namespace F = nn::functional;
 struct Net : nn::Module<float> {
-  nn::Conv2d<> conv1{1, 32, 3, {.stride = 1}};
-  nn::Conv2d<> conv2{32, 64, 3, {.stride = 1}};
-  nn::Dropout<> dropout1{0.25};
-  nn::Dropout<> dropout2{0.5};
-  nn::Linear<> fc1{9216, 128};
-  nn::Linear<> fc2{128, 10};
-  // F.relu, F.max_pool2d, torch.flatten and F.log_softmax keep buffers in ember: one object each.
-  nn::ReLU<> relu1, relu2, relu3;
-  nn::MaxPool2d<> max_pool2d{2};
-  nn::Flatten<> flatten;
-  nn::LogSoftmax<> log_softmax{1};
+  nn::Conv2d<> conv1{1, 32, 3, {.stride = 1}}, conv2{32, 64, 3, {.stride = 1}};
+  nn::Dropout<> dropout1{0.25}, dropout2{0.5};
+  nn::Linear<> fc1{9216, 128}, fc2{128, 10};
+  EMBER_MODULE(Net, conv1, conv2, dropout1, dropout2, fc1, fc2)
 
-  Net() { conv1.set_needs_input_grad(false); }  // the images need no gradient
-
-  const Tensor<>& forward(const Tensor<>& x) override {  // x: (N, 1, 28, 28)
-    const Tensor<>* h = &conv1.forward(x);                // (N, 32, 26, 26)
-    h = &relu1.forward(*h);
-    h = &conv2.forward(*h);                               // (N, 64, 24, 24)
-    h = &relu2.forward(*h);
-    h = &max_pool2d.forward(*h);                          // (N, 64, 12, 12)
-    h = &dropout1.forward(*h);
-    h = &flatten.forward(*h);                             // (N, 9216)
-    h = &fc1.forward(*h);                                 // (N, 128)
-    h = &relu3.forward(*h);
-    h = &dropout2.forward(*h);
-    h = &fc2.forward(*h);                                 // (N, 10)
-    return log_softmax.forward(*h);                       // log-probabilities: (N, 10)
-  }
-  const Tensor<>& backward(const Tensor<>& doutput) override {
-    const Tensor<>* d = &log_softmax.backward(doutput);
-    d = &fc2.backward(*d);
-    d = &dropout2.backward(*d);
-    d = &relu3.backward(*d);
-    d = &fc1.backward(*d);
-    d = &flatten.backward(*d);
-    d = &dropout1.backward(*d);
-    d = &max_pool2d.backward(*d);
-    d = &relu2.backward(*d);
-    d = &conv2.backward(*d);
-    d = &relu1.backward(*d);
-    return conv1.backward(*d);
-  }
-  // The state_dict: "conv1.weight", "conv1.bias", "conv2.weight", ..., "fc2.bias", as main.py's.
-  void visit_state(nn::StateVisitor<float>& v, const nn::Name* prefix = nullptr) override {
-    nn::visit_state_of(v, prefix, "conv1", conv1, "conv2", conv2, "dropout1", dropout1, "dropout2", dropout2, "fc1",
-                       fc1, "fc2", fc2);
-  }
-  void train(bool on = true) override {
-    nn::Module<float>::train(on);
-    for (nn::Module<float>* layer : std::initializer_list<nn::Module<float>*>{
-             &conv1, &conv2, &dropout1, &dropout2, &fc1, &fc2, &relu1, &relu2, &relu3, &max_pool2d, &flatten,
-             &log_softmax})
-      layer->train(on);
-  }
-  void print(std::ostream& out, int = 0) const override {
-    out << "Net(conv1=" << conv1 << ", conv2=" << conv2 << ", dropout1=" << dropout1 << ", dropout2=" << dropout2
-        << ", fc1=" << fc1 << ", fc2=" << fc2 << ")";
+  const Tensor<>& forward(const Tensor<>& x) override {
+    const auto& h = F::max_pool2d(F::relu(conv2(F::relu(conv1(x)))), 2);
+    const auto& z = F::relu(fc1(F::flatten(dropout1(h), 1)));
+    return F::log_softmax(fc2(dropout2(z)), 1);
   }
 };
 }  // namespace main_py
@@ -85,7 +38,7 @@ void train(const Flags& args, main_py::Net& model, data::DataLoader<>& train_loa
   index_t batch_idx = 0;
   for (const auto& [data, target] : train_loader) {
     optimizer.zero_grad();
-    const auto& output = model.forward(data);
+    const auto& output = model(data);
     const float loss = nll_loss.forward(output, target);
     model.backward(nll_loss.backward());
     optimizer.step();
@@ -107,7 +60,7 @@ void test(main_py::Net& model, data::DataLoader<>& test_loader) {
   double test_loss = 0;
   std::int64_t correct = 0;
   for (const auto& [data, target] : test_loader) {
-    const auto& output = model.forward(data);
+    const auto& output = model(data);
     test_loss += static_cast<double>(nll_loss.forward(output, target));  // sum up batch loss
     const auto logp = output.matrix();
     for (index_t i = 0; i < output.size(0); ++i) {  // the index of the max log-probability

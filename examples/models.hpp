@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdlib>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -29,40 +28,17 @@ inline ember::nn::Sequential<float> make_mlp(const std::vector<int>& hidden) {
   return model;
 }
 
-// The CNN notebook's `class Net(nn.Module)`: layers as members, forward in order, backward in reverse.
+// The CNN notebook's `class Net(nn.Module)`: its members listed once, and forward() only (the
+// backward is replayed from the layer calls it records; each layer keeps its own backward).
 struct Net : ember::nn::Module<float> {
   using Tensor = ember::Tensor<float>;
   ember::nn::Conv2d<> conv1{1, 16, 3};
-  ember::nn::ReLU<> relu;
-  ember::nn::MaxPool2d<> pool{2};
-  ember::nn::Flatten<> flatten;
   ember::nn::Linear<> fc{16 * 13 * 13, 10};
+  EMBER_MODULE(Net, conv1, fc)
 
-  Net() { conv1.set_needs_input_grad(false); }  // the images need no gradient
-
-  const Tensor& forward(const Tensor& x) override {                 // x: (N, 1, 28, 28)
-    const auto& h = pool.forward(relu.forward(conv1.forward(x)));  // h: (N, 16, 13, 13)
-    return fc.forward(flatten.forward(h));                         // logits: (N, 10)
-  }
-  const Tensor& backward(const Tensor& dlogits) override {
-    const auto& dh = flatten.backward(fc.backward(dlogits));
-    return conv1.backward(relu.backward(pool.backward(dh)));
-  }
-  // The state_dict: "conv1.weight", "conv1.bias", "fc.weight", "fc.bias".
-  void visit_state(ember::nn::StateVisitor<float>& v, const ember::nn::Name* prefix = nullptr) override {
-    ember::nn::visit_state_of(v, prefix, "conv1", conv1, "fc", fc);
-  }
-  // The layers in the order forward() runs them, for nn::summary.
-  void visit_children(ember::nn::ChildVisitor<float>& v) override {
-    ember::nn::children_of(v, "conv1", conv1, "relu", relu, "pool", pool, "flatten", flatten, "fc", fc);
-  }
-  void train(bool on = true) override {
-    ember::nn::Module<float>::train(on);
-    for (ember::nn::Module<float>* layer : std::initializer_list<ember::nn::Module<float>*>{&conv1, &relu, &pool, &flatten, &fc})
-      layer->train(on);
-  }
-  void print(std::ostream& out, int = 0) const override {
-    out << "Net(conv1=" << conv1 << ", relu, pool=" << pool << ", flatten, fc=" << fc << ")";
+  const Tensor& forward(const Tensor& x) override {                                // x: (N, 1, 28, 28)
+    const auto& h = ember::nn::functional::max_pool2d(ember::nn::functional::relu(conv1(x)), 2);  // (N, 16, 13, 13)
+    return fc(ember::nn::functional::flatten(h, 1));                               // logits: (N, 10)
   }
 };
 

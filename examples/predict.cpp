@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
       if (!normalize.mean.empty()) v = static_cast<float>((v - normalize.mean[0]) / normalize.std[0]);
       x.data()[i] = v;
     }
-    const Tensor<float>& logits = model->forward(x);  // logits: (1, 10)
+    const Tensor<float>& logits = (*model)(x);  // logits: (1, 10)
     // Softmax, then the three most probable classes.
     const float top = *std::max_element(logits.data(), logits.data() + 10);
     std::vector<double> p(10);

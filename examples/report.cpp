@@ -35,7 +35,7 @@ TestResults evaluate(nn::Module<float>& model, const data::ImageDataset& test) {
   double total = 0;
   std::int64_t correct = 0;
   for (const auto& [images, labels] : loader) {
-    const auto& logits = model.forward(images);
+    const auto& logits = model(images);
     total += static_cast<double>(criterion.forward(logits, labels)) * static_cast<double>(logits.size(0));
     const index_t c = logits.size(1);
     for (index_t i = 0; i < logits.size(0); ++i) {

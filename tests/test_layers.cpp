@@ -6,8 +6,12 @@
 //   - eval mode keeps nothing (backward after an eval forward is an error);
 //   - a wrong input or dy shape throws an Error that names the layer;
 //   - state_dict round trip: a fresh layer loaded with the state gives the same outputs.
+// Models that write forward() only are in it too (tests/support/graph_models.hpp); every entry is
+// called as layer(x), which records.
 #include <ember/ember.hpp>
 #include <ember/nn/gradcheck.hpp>
+
+#include "graph_models.hpp"
 
 #include <catch2/catch.hpp>
 #include <functional>
@@ -92,6 +96,11 @@ std::vector<Entry> layers() {
          s->set_needs_input_grad(true);
          return std::unique_ptr<Layer>(std::move(s));
        }, {3, 6}, true, Shape{3, 5}},
+      // Models that write forward() only (their backward is the recorded graph's).
+      {"ResidualMlp", make<test::graph::ResidualMlp>(), {3, 20}, false, Shape{3, 21}},
+      {"TwoBranch", make<test::graph::TwoBranch>(), {2, 1, 6, 6}, false, Shape{2, 1, 5, 5}},
+      {"SharedLinear", make<test::graph::SharedLinear>(), {3, 8}, false, Shape{3, 7}},
+      {"SmallMainPyNet", make<test::graph::SmallMainPyNet>(), {2, 1, 10, 10}, false, Shape{2, 1, 12, 12}},
   };
 }
 
@@ -107,7 +116,7 @@ Tensor<double> random(const Shape& shape, std::uint64_t seed) {
 class Twice final : public Layer {
  public:
   explicit Twice(Layer& l) : l_(l) {}
-  const Tensor<double>& forward(const Tensor<double>& x) override { return l_.forward(l_.forward(x)); }
+  const Tensor<double>& forward(const Tensor<double>& x) override { return l_(l_(x)); }
   const Tensor<double>& backward(const Tensor<double>& dy) override { return l_.backward(l_.backward(dy)); }
   void visit_state(nn::StateVisitor<double>& v, const nn::Name* prefix = nullptr) override { l_.visit_state(v, prefix); }
   void train(bool on = true) override {
@@ -128,7 +137,7 @@ struct Grads {
 Grads run(Layer& l, const Tensor<double>& x, const Tensor<double>& dy, bool mutate) {
   Tensor<double> input = x;
   l.zero_grad();
-  l.forward(input);
+  l(input);
   if (mutate) input.data()[0] += 1.0;  // changed before backward
   Grads g;
   g.dx = l.backward(dy);
@@ -145,7 +154,7 @@ TEST_CASE("every layer passes the layer battery", "[layers][gradcheck]") {
       auto layer = e.make();
       layer->set_needs_input_grad(true);
       const auto x = random(e.input, 5);
-      const Shape y_shape = layer->forward(x).shape();
+      const Shape y_shape = (*layer)(x).shape();
       {
         INFO("gradient check");
         const auto r = nn::gradcheck(*layer, x);
@@ -180,29 +189,29 @@ TEST_CASE("every layer passes the layer battery", "[layers][gradcheck]") {
       {
         INFO("eval keeps nothing");
         layer->eval();
-        layer->forward(x);
+        (*layer)(x);
         CHECK_THROWS_WITH(layer->backward(random(y_shape, 7)), Catch::Contains("train mode"));
         layer->train();
       }
       {
         INFO("shape errors name the layer");
-        layer->forward(x);
+        (*layer)(x);
         CHECK_THROWS_WITH(layer->backward(Tensor<double>({1, 2, 3})), Catch::Contains(e.name));
         if (e.bad_input) {
           const Tensor<double> bad(*e.bad_input);
-          CHECK_THROWS_WITH(layer->forward(bad), Catch::Contains(e.name));
+          CHECK_THROWS_WITH((*layer)(bad), Catch::Contains(e.name));
         }
       }
       {
         INFO("state_dict round trip");
-        layer->forward(x);  // BatchNorm: running statistics change
+        (*layer)(x);  // BatchNorm: running statistics change
         manual_seed(99);
         auto fresh = e.make();
         fresh->load_state_dict(layer->state_dict());
         layer->eval();
         fresh->eval();
-        const Tensor<double> a = layer->forward(x);
-        const Tensor<double> b = fresh->forward(x);
+        const Tensor<double> a = (*layer)(x);
+        const Tensor<double> b = (*fresh)(x);
         CHECK((a.array() == b.array()).all());
       }
     }

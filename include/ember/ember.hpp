@@ -12,6 +12,7 @@
 #include "ember/nn/conv2d.hpp"
 #include "ember/nn/dropout.hpp"
 #include "ember/nn/flatten.hpp"
+#include "ember/nn/functional.hpp"
 #include "ember/nn/linear.hpp"
 #include "ember/nn/loss.hpp"
 #include "ember/nn/maxpool2d.hpp"

@@ -9,6 +9,7 @@
 #include "ember/data/dataloader.hpp"
 #include "ember/data/dataset.hpp"
 #include "ember/error.hpp"
+#include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
 
 namespace ember::metrics {
@@ -37,7 +38,7 @@ void for_each_prediction(Model& model, const data::ImageDataset& dataset, index_
   if constexpr (requires { model.eval(); }) model.eval();
   data::DataLoader<T> loader(dataset, {.batch_size = batch_size});
   for (const auto& [images, labels] : loader) {
-    const auto& logits = model.forward(images);
+    const auto& logits = nn::detail::call_forward(model, images);
     const index_t c = logits.size(1);
     for (index_t i = 0; i < logits.size(0); ++i) {
       const T* row = logits.data() + i * c;

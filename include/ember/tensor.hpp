@@ -167,6 +167,12 @@ class Tensor {
   }
   index_t numel() const { return shape_.numel(); }
   bool empty() const { return numel() == 0; }
+  // The value of a one-element tensor (a 0-d one, a loss, num_batches_tracked), as torch's item().
+  T item() const {
+    detail::check(numel() == 1, "Tensor::item: the tensor has ", numel(), " elements (shape ", shape_,
+                  "); item() reads a tensor of one element");
+    return data_[0];
+  }
   // Non-const access counts as a write (see the rules above).
   T* data() {
     detail::check(!read_only_, "Tensor: writing into a read-only view (a view of const data) of shape ", shape_);

@@ -19,7 +19,8 @@ File format (read by tests/support/golden.hpp):
 A scalar is "tensor <name> 0" followed by a line with one value. Float
 values are written with the shortest "%.<p>g" (p <= 9) that converts back
 to the same float32 bit pattern; integer tensors (labels) are written as
-plain integers.
+plain integers. A float64 tensor's header says "tensor64", and its values are
+Python's repr of each double (read back exactly).
 """
 
 import os
@@ -93,6 +94,9 @@ class GoldenFile:
             self.lines.append(" ".join(str(int(v)) for v in flat))
         elif t.dtype == torch.float32:
             self.lines.append(" ".join(fmt_f32(v) for v in flat))
+        elif t.dtype == torch.float64:  # "tensor64": read back as doubles, not rounded to float32
+            self.lines[-1] = "tensor64" + self.lines[-1][len("tensor"):]
+            self.lines.append(" ".join(repr(float(v)) for v in flat))
         else:
             raise TypeError("unsupported dtype %s for %s" % (t.dtype, name))
 

@@ -124,7 +124,10 @@ class File {
 
       // header: tensor <name> <ndim> <dims...>
       const std::vector<std::string> head = detail::split(line);
-      if (head.size() < 3 || head[0] != "tensor") fail("expected 'tensor <name> <ndim> <dims...>'");
+      // "tensor64": doubles, kept as written; "tensor": float32 values (or integers)
+      if (head.size() < 3 || (head[0] != "tensor" && head[0] != "tensor64"))
+        fail("expected 'tensor <name> <ndim> <dims...>'");
+      const bool doubles = head[0] == "tensor64";
       const std::string& tname = head[1];
       if (!detail::valid_name(tname)) fail("bad tensor name '" + tname + "'");
       if (tensors_.count(tname) != 0) fail("duplicate tensor '" + tname + "'");
@@ -161,7 +164,7 @@ class File {
         double v = std::strtod(begin, &end);
         if (end != begin + tok.size() || errno == ERANGE)
           fail("tensor '" + tname + "': bad value '" + tok + "'");
-        if (!detail::is_plain_integer(tok)) v = static_cast<double>(static_cast<float>(v));
+        if (!doubles && !detail::is_plain_integer(tok)) v = static_cast<double>(static_cast<float>(v));
         t.values.push_back(v);
       }
       if (static_cast<std::int64_t>(t.values.size()) != expected)

@@ -25,6 +25,8 @@ namespace detail {
 template <class T, class Derived, bool reads_x>
 class Pointwise : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   // x: any shape -> y: same shape
   const Tensor<T>& forward(const Tensor<T>& x) override {
     Saved& saved = tape_.record(this->training_, &x);

@@ -23,6 +23,8 @@ namespace detail {
 template <class T, class Derived>
 class AvgPoolBase : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   // x: (N, C, H, W) -> y: (N, C, OH, OW)
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const kernels::PoolGeometry g = self().geometry_of(x.shape());

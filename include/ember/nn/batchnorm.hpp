@@ -33,6 +33,8 @@ namespace detail {
 template <class T>
 class BatchNorm : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   using Options = BatchNormOptions;
 
   // weight: (C,) ones, bias: (C,) zeros, running_mean zeros, running_var ones (PyTorch's).

@@ -42,6 +42,8 @@ struct Conv2dOptions {
 template <class T = float>
 class Conv2d : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   // weight: (out_channels, in_channels / groups, kh, kw), bias: (out_channels,), PyTorch's default init.
   // (options by const reference: GCC 12 with -march=native on AVX-512 miscompiles this
   // aggregate when it is a by-value default argument, and the stride/padding come out wrong.)

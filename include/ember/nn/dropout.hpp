@@ -22,6 +22,8 @@ namespace ember::nn {
 template <class T = float>
 class Dropout : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   // The layer's own generator is seeded from the default generator, so manual_seed(n) before
   // building the model fixes every mask; its state is saved in checkpoints (visit_state).
   explicit Dropout(double p = 0.5) : p_(p), generator_(default_generator().next_u64()) {

@@ -13,6 +13,8 @@ namespace ember::nn {
 template <class T = float>
 class Flatten : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   explicit Flatten(int start_dim = 1, int end_dim = -1) : start_dim_(start_dim), end_dim_(end_dim) {}
 
   // x: (N, C, H, W) -> y: (N, C*H*W) for the defaults; a read-only view of x, no copy.

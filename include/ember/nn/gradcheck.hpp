@@ -138,21 +138,21 @@ GradcheckResult check_all(Model& model, Tensor<double>& x, Objective&& plain_obj
 template <class Layer>
 GradcheckResult gradcheck(Layer& layer, Tensor<double> x, const GradcheckOptions& o = {}) {
   layer.train();
-  const Tensor<double> dy = detail::random_like(layer.forward(x).shape(), o.seed);
-  auto objective = [&] { return (layer.forward(x).array() * dy.array()).sum(); };
+  const Tensor<double> dy = detail::random_like(detail::call_forward(layer, x).shape(), o.seed);
+  auto objective = [&] { return (detail::call_forward(layer, x).array() * dy.array()).sum(); };
   auto backward_once = [&] {
-    layer.forward(x);
+    detail::call_forward(layer, x);
     return Tensor<double>(layer.backward(dy));
   };
   return detail::check_all(layer, x, objective, backward_once, o);
 }
 
-// The same for a whole model under a loss: objective = loss(model.forward(x), labels).
+// The same for a whole model under a loss: objective = loss(model(x), labels).
 template <class Model, class Loss, class Labels>
 GradcheckResult gradcheck_loss(Model& model, Loss& loss, Tensor<double> x, const Labels& labels,
                                const GradcheckOptions& o = {}) {
   model.train();
-  auto objective = [&] { return static_cast<double>(loss.forward(model.forward(x), labels)); };
+  auto objective = [&] { return static_cast<double>(loss.forward(detail::call_forward(model, x), labels)); };
   auto backward_once = [&] {
     objective();
     return Tensor<double>(model.backward(loss.backward()));

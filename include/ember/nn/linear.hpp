@@ -18,6 +18,8 @@ namespace ember::nn {
 template <class T = float>
 class Linear : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   // weight: (out_features, in_features), bias: (out_features,), PyTorch's default init.
   Linear(index_t in_features, index_t out_features, bool bias = true)
       : in_features_(in_features), out_features_(out_features), has_bias_(bias) {

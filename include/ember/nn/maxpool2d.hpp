@@ -25,6 +25,8 @@ struct MaxPool2dOptions {
 template <class T = float>
 class MaxPool2d : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
                      const MaxPool2dOptions& options = {})
       : kernel_(kernel_size), stride_(stride.value_or(kernel_size)), padding_(padding), options_(options) {

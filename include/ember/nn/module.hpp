@@ -16,8 +16,11 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <algorithm>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "ember/error.hpp"
+#include "ember/nn/graph.hpp"
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
 
@@ -199,104 +203,19 @@ void load_state_dict_into(auto& module, const StateDict<T>& sd, const char* who)
 
 }  // namespace detail
 
-// The base of every ember layer and model (a virtual call per layer: a model built at run time
-// needs it, and it costs nanoseconds beside the microseconds of the kernels).
-template <class T = float>
-class Module {
- public:
-  using value_type = T;
-
-  Module() = default;
-  Module(const Module&) = default;
-  Module(Module&&) noexcept = default;
-  Module& operator=(const Module&) = default;
-  Module& operator=(Module&&) noexcept = default;
-  virtual ~Module() = default;
-
-  virtual const Tensor<T>& forward(const Tensor<T>& x) = 0;
-  virtual const Tensor<T>& backward(const Tensor<T>& dy) = 0;
-  // Yields parameters, then buffers, then generators, then the children's, under `prefix`.
-  virtual void visit_state(StateVisitor<T>&, const Name* prefix = nullptr) { (void)prefix; }
-  // In eval mode forward() keeps nothing for backward(), and backward() is an error.
-  virtual void train(bool on = true) { training_ = on; }
-  // Tells the layer whether backward() must compute dx. The first layer of a network does
-  // not need it (PyTorch skips it too); for Linear and Conv2d that is a third of the backward.
-  virtual void set_needs_input_grad(bool on) { needs_input_grad_ = on; }
-  // The layers this one holds, in the order its forward() runs them (none for a layer; Sequential
-  // yields its own; a model of your own lists its members with nn::children_of).
-  virtual void visit_children(ChildVisitor<T>&) {}
-  // PyTorch's repr; `indent` is the nesting depth (Sequential indents its children).
-  virtual void print(std::ostream& out, int indent = 0) const = 0;
-
-  void eval() { train(false); }
-  bool is_training() const { return training_; }
-  bool needs_input_grad() const { return needs_input_grad_; }
-
-  // state_dict names: "weight", "0.bias", "fc1.weight", ...
-  NamedParameters<T> named_parameters(const std::string& prefix = "") {
-    NamedParameters<T> out;
-    const Name root(nullptr, prefix);
-    for_each_state<T>(*this, [&](const Name& n, Parameter<T>& p) { out.push_back({n.str(), p}); }, &root);
-    return out;
-  }
-  std::vector<Parameter<T>*> parameters() {
-    std::vector<Parameter<T>*> out;
-    for_each_state<T>(*this, [&](const Name&, Parameter<T>& p) { out.push_back(&p); });
-    return out;
-  }
-  std::vector<NamedBuffer<T>> named_buffers(const std::string& prefix = "") {
-    std::vector<NamedBuffer<T>> out;
-    const Name root(nullptr, prefix);
-    for_each_state<T>(*this, [&](const Name& n, auto& b) {
-      if constexpr (!std::is_same_v<std::remove_cvref_t<decltype(b)>, Parameter<T>> &&
-                    !std::is_same_v<std::remove_cvref_t<decltype(b)>, Generator>)
-        out.push_back({n.str(), &b});
-    }, &root);
-    return out;
-  }
-  bool has_parameters() {
-    bool any = false;
-    for_each_state<T>(*this, [&](const Name&, Parameter<T>&) { any = true; });
-    return any;
-  }
-  // Sets every parameter's grad to zero (allocates nothing).
-  void zero_grad() {
-    for_each_state<T>(*this, [](const Name&, Parameter<T>& p) { p.grad.zero(); });
-  }
-  // Copies of the parameters and buffers, as torch's state_dict(), and back: strict, as torch's
-  // load_state_dict(strict=True); every mismatch is reported in one ember::Error, and on any
-  // nothing is changed.
-  StateDict<T> state_dict() {
-    StateDict<T> out;
-    for_each_state<T>(*this, [&](const Name& n, auto& s) {
-      using S = std::remove_cvref_t<decltype(s)>;
-      if constexpr (std::is_same_v<S, Parameter<T>>) out.push_back({n.str(), s.value});
-      else if constexpr (!std::is_same_v<S, Generator>) out.push_back({n.str(), s});
-    });
-    return out;
-  }
-  void load_state_dict(const StateDict<T>& sd) { detail::load_state_dict_into<T>(*this, sd, "load_state_dict"); }
-
-  // Rvalue inputs are refused: layers keep what they need of the input until backward().
-  const Tensor<T>& forward(Tensor<T>&&) = delete;
-
- protected:
-  bool training_ = true;
-  bool needs_input_grad_ = true;
-};
-
-template <class T>
-std::ostream& operator<<(std::ostream& out, const Module<T>& m) {
-  m.print(out, 0);
-  return out;
-}
-
 namespace detail {
 
 // How many forward()s of one layer object a tape holds in one step: more uses of one object in
 // one forward are not supported (and a train-mode forward() repeated without any backward()
 // keeps no more than this many saved states).
 inline constexpr std::size_t max_uses = 16;
+
+// The step of the model's forward being recorded on this thread (0: none): every layer called in
+// one outermost model(x), nested models included, sees the same number.
+inline std::uint64_t& recording_step() {
+  thread_local std::uint64_t step = 0;
+  return step;
+}
 
 // Counts backward() calls of every layer on this thread. A tape that sees it changed since its
 // last forward() knows that a backward ran in between: that forward began a new step.
@@ -329,7 +248,12 @@ class Tape {
   // train-mode forward repeated without backward, on the same batch buffer), not a second use.
   Saved& record(bool training, const void* input) {
     const std::uint64_t now = backward_generation();
-    const bool same_step = now == generation_ && !unwinding_ && !(used_ > 0 && input == first_input_);
+    // Inside a model's recorded forward the graph says which step this is (the same input given
+    // twice is then two uses); outside, the rules above guess it.
+    const std::uint64_t step = recording_step();
+    const bool same_step = step != 0 ? step == step_ && !unwinding_
+                                     : now == generation_ && !unwinding_ && !(used_ > 0 && input == first_input_);
+    step_ = step;
     overflowed_ = training && same_step && used_ == max_uses;
     if (!training || !same_step || used_ == max_uses) used_ = 0;
     if (used_ == 0) first_input_ = input;
@@ -340,6 +264,8 @@ class Tape {
     if (training) ++used_;
     return s;
   }
+  // Whether no forward() was ever recorded.
+  bool empty() const { return slots_.empty(); }
   // The saved state of the latest forward() not yet taken by a backward().
   template <class Layer>
   Saved& pop(const Layer& layer) {
@@ -360,10 +286,168 @@ class Tape {
   std::vector<std::unique_ptr<Saved>> slots_;
   std::size_t used_ = 0;
   std::uint64_t generation_ = 0;
+  std::uint64_t step_ = 0;             // recording_step() of the last forward()
   const void* first_input_ = nullptr;  // the input of the step's first use
   bool unwinding_ = false;
   bool overflowed_ = false;
 };
+
+}  // namespace detail
+
+// The base of every ember layer and model (a virtual call per layer: a model built at run time
+// needs it, and it costs nanoseconds beside the microseconds of the kernels).
+//
+// A layer writes forward() and backward(). A model writes forward() only, calling its members
+// as conv1(x) and nn::functional ops, and lists its members once with EMBER_MODULE: its
+// backward() is derived from the graph its last forward recorded (nn/graph.hpp), and its state,
+// train()/eval(), repr and summary come from the member list. Call a model as model(x), as in
+// PyTorch: that call records; model.forward(x) is the function you write.
+template <class T = float>
+class Module {
+ public:
+  using value_type = T;
+
+  Module() = default;
+  // A copy or a moved-to module starts with no recorded graph (the graph points into the
+  // original's members).
+  Module(const Module& other) : training_(other.training_), needs_input_grad_(other.needs_input_grad_),
+                                input_grad_set_(other.input_grad_set_) {}
+  Module(Module&& other) noexcept : Module(std::as_const(other)) {}
+  Module& operator=(const Module& other) {
+    training_ = other.training_;
+    needs_input_grad_ = other.needs_input_grad_;
+    input_grad_set_ = other.input_grad_set_;
+    graphs_ = {};
+    return *this;
+  }
+  Module& operator=(Module&& other) noexcept { return *this = std::as_const(other); }
+  virtual ~Module() = default;
+
+  virtual const Tensor<T>& forward(const Tensor<T>& x) = 0;
+  // A layer writes its own. A model's is the replay of the graph its last forward recorded:
+  // it returns dx of the model's input (empty when that input needs no gradient).
+  virtual const Tensor<T>& backward(const Tensor<T>& dy);
+  // Yields parameters, then buffers, then generators, then the children's, under `prefix`. The
+  // default yields the children's (visit_children) under their names.
+  virtual void visit_state(StateVisitor<T>& v, const Name* prefix = nullptr);
+  // In eval mode forward() keeps nothing for backward(), and backward() is an error. The
+  // default sets this module's mode and every child's, so a whole model changes mode at once.
+  virtual void train(bool on = true);
+  // Tells the layer whether backward() must compute dx. The first layer of a network does
+  // not need it (PyTorch skips it too); for Linear and Conv2d that is a third of the backward.
+  // A model's recorded backward sets it for each of its layers from the graph.
+  virtual void set_needs_input_grad(bool on) {
+    needs_input_grad_ = on;
+    input_grad_set_ = true;
+  }
+  // The layers this one holds (none for a layer; Sequential yields its own; EMBER_MODULE yields
+  // a model's members under their names).
+  virtual void visit_children(ChildVisitor<T>&) {}
+  // PyTorch's repr; `indent` is the nesting depth. The default prints the children, as torch's
+  // nn.Module.__repr__: "Net(\n  (conv1): Conv2d(...)\n)".
+  virtual void print(std::ostream& out, int indent = 0) const;
+  // The class name in the repr ("Net", "Sequential"); EMBER_MODULE sets it.
+  virtual std::string_view type_name() const { return "Module"; }
+  // Whether one object may be called several times in one forward: ember's layers keep each
+  // call's saved state (detail::Tape) and say so, as does a model with a recorded backward (one
+  // graph per call); a layer of your own with its own backward says no unless it does.
+  virtual bool keeps_each_use() const { return !graphs_.empty(); }
+
+  // Runs forward(x) and records it, as PyTorch's module(x): called inside a model's forward, it
+  // is a node of that model's graph; called from outside, this module becomes the root of a new
+  // recording (its backward replays it).
+  const Tensor<T>& operator()(const Tensor<T>& x);
+  const Tensor<T>& operator()(Tensor<T>&&) = delete;  // layers keep their inputs until backward
+
+  // A new graph for this module's forward of x as a root (internal: nn/graph.hpp).
+  detail::Graph<T>& graph_for_recording_(const Tensor<T>& x) { return graphs_.record(training_, &x); }
+
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // A layer's input needs a gradient unless told otherwise; a model's (a module with children:
+  // Sequential, a model of your own) does not, as images need none in PyTorch.
+  bool needs_input_grad() const { return input_grad_set_ ? needs_input_grad_ : !has_children(); }
+  bool has_children() const;
+
+  // state_dict names: "weight", "0.bias", "fc1.weight", ...
+  NamedParameters<T> named_parameters(const std::string& prefix = "") {
+    NamedParameters<T> out;
+    const Name root(nullptr, prefix);
+    for_each_state<T>(*this, [&](const Name& n, Parameter<T>& p) { out.push_back({n.str(), p}); }, &root);
+    return out;
+  }
+  std::vector<Parameter<T>*> parameters() {
+    std::vector<Parameter<T>*> out;
+    for_each_state<T>(*this, [&](const Name&, Parameter<T>& p) { out.push_back(&p); });
+    return out;
+  }
+  std::vector<NamedBuffer<T>> named_buffers(const std::string& prefix = "") {
+    std::vector<NamedBuffer<T>> out;
+    const Name root(nullptr, prefix);
+    for_each_state<T>(*this, [&](const Name& n, auto& b) {
+      if constexpr (!std::is_same_v<std::remove_cvref_t<decltype(b)>, Parameter<T>> &&
+                    !std::is_same_v<std::remove_cvref_t<decltype(b)>, Generator>)
+        out.push_back({n.str(), &b});
+    }, &root);
+    return out;
+  }
+  // Every module below this one with its path, as torch's named_modules(): ("", this) first,
+  // then ("conv1", ...), ("block.0", ...).
+  std::vector<std::pair<std::string, Module<T>*>> named_modules(const std::string& prefix = "");
+  bool has_parameters() {
+    bool any = false;
+    for_each_state<T>(*this, [&](const Name&, Parameter<T>&) { any = true; });
+    return any;
+  }
+  // Sets every parameter's grad to zero (allocates nothing).
+  void zero_grad() {
+    for_each_state<T>(*this, [](const Name&, Parameter<T>& p) { p.grad.zero(); });
+  }
+  // Copies of the parameters and buffers, as torch's state_dict(), and back: strict, as torch's
+  // load_state_dict(strict=True); every mismatch is reported in one ember::Error, and on any
+  // nothing is changed.
+  StateDict<T> state_dict() {
+    StateDict<T> out;
+    for_each_state<T>(*this, [&](const Name& n, auto& s) {
+      using S = std::remove_cvref_t<decltype(s)>;
+      if constexpr (std::is_same_v<S, Parameter<T>>) out.push_back({n.str(), s.value});
+      else if constexpr (!std::is_same_v<S, Generator>) out.push_back({n.str(), s});
+    });
+    return out;
+  }
+  void load_state_dict(const StateDict<T>& sd) { detail::load_state_dict_into<T>(*this, sd, "load_state_dict"); }
+
+  // Rvalue inputs are refused: layers keep what they need of the input until backward().
+  const Tensor<T>& forward(Tensor<T>&&) = delete;
+
+ protected:
+  // Runs f() (which computes forward(x)) as the root of a recording unless one is in progress:
+  // Sequential's forward() records itself, so model.forward(x) works for it as model(x) does.
+  template <class F>
+  const Tensor<T>& record_root(const Tensor<T>& x, F&& f);
+
+  bool training_ = true;
+  bool needs_input_grad_ = true;
+
+ private:
+  friend class detail::Graph<T>;
+  bool input_grad_set_ = false;
+  // The graphs of this module's recorded forwards as a root, one per use (as a layer's saved
+  // states): a model called twice in one forward unwinds both.
+  detail::Tape<detail::Graph<T>> graphs_;
+  // This module's latest node: the step and the node index, to find a second use in one forward.
+  std::uint64_t graph_step_ = 0;
+  std::int64_t graph_node_ = -1;
+  std::uint64_t member_mark_ = 0;  // the members check of a graph's backward
+};
+
+template <class T>
+std::ostream& operator<<(std::ostream& out, const Module<T>& m) {
+  m.print(out, 0);
+  return out;
+}
+
+namespace detail {
 
 // An input a layer reads again in backward() (Linear's x), with the version it had in forward().
 template <class T>
@@ -410,5 +494,408 @@ concept Layer = requires(L& l, const L& cl, const Tensor<typename L::value_type>
   l.zero_grad();
   out << cl;
 };
+
+
+// ---- Module's members that walk children or the graph ----
+
+namespace detail {
+
+// Calls f(name, child) for each child of m.
+template <class T, class F>
+void for_each_child(Module<T>& m, F&& f) {
+  struct Visitor final : ChildVisitor<T> {
+    F& f;
+    explicit Visitor(F& f_) : f(f_) {}
+    void child(std::string_view name, Module<T>& layer) override { f(name, layer); }
+  } v(f);
+  m.visit_children(v);
+}
+
+// Sets member_mark on m and every module below it.
+template <class T>
+void mark_members(Module<T>& m, std::uint64_t mark, void (*set)(Module<T>&, std::uint64_t)) {
+  set(m, mark);
+  for_each_child<T>(m, [&](std::string_view, Module<T>& c) { mark_members(c, mark, set); });
+}
+
+// The path of `target` below `m` ("block.0"), or false when it is not below it.
+template <class T>
+bool find_path(Module<T>& m, const Module<T>* target, std::string& path) {
+  bool found = false;
+  for_each_child<T>(m, [&](std::string_view name, Module<T>& c) {
+    if (found) return;
+    const std::size_t keep = path.size();
+    if (!path.empty()) path += '.';
+    path.append(name);
+    if (&c == target || find_path(c, target, path)) found = true;
+    else path.resize(keep);
+  });
+  return found;
+}
+
+}  // namespace detail
+
+template <class T>
+bool Module<T>::has_children() const {
+  bool any = false;
+  detail::for_each_child<T>(const_cast<Module&>(*this), [&](std::string_view, Module<T>&) { any = true; });
+  return any;
+}
+
+template <class T>
+void Module<T>::visit_state(StateVisitor<T>& v, const Name* prefix) {
+  detail::for_each_child<T>(*this, [&](std::string_view name, Module<T>& c) {
+    const Name n(prefix, name);
+    c.visit_state(v, &n);
+  });
+}
+
+template <class T>
+void Module<T>::train(bool on) {
+  training_ = on;
+  detail::for_each_child<T>(*this, [&](std::string_view, Module<T>& c) { c.train(on); });
+}
+
+template <class T>
+void Module<T>::print(std::ostream& out, int indent) const {
+  out << type_name() << "(";
+  bool any = false;
+  detail::for_each_child<T>(const_cast<Module&>(*this), [&](std::string_view name, Module<T>& c) {
+    out << "\n" << std::string(2 * (indent + 1), ' ') << "(" << name << "): ";
+    c.print(out, indent + 1);
+    any = true;
+  });
+  if (any) out << "\n" << std::string(2 * indent, ' ');
+  out << ")";
+}
+
+template <class T>
+std::vector<std::pair<std::string, Module<T>*>> Module<T>::named_modules(const std::string& prefix) {
+  std::vector<std::pair<std::string, Module<T>*>> out{{prefix, this}};
+  detail::for_each_child<T>(*this, [&](std::string_view name, Module<T>& c) {
+    const std::string path = prefix.empty() ? std::string(name) : prefix + "." + std::string(name);
+    for (auto& entry : c.named_modules(path)) out.push_back(std::move(entry));
+  });
+  return out;
+}
+
+// Records f() (which runs forward(x)) as this module's own graph, made on its first node: a
+// layer records none. The recording in progress, if any, is put aside and restored.
+template <class T>
+template <class F>
+const Tensor<T>& Module<T>::record_root(const Tensor<T>& x, F&& f) {
+  auto& rec = detail::recorder<T>();
+  if (rec.root == this) return f();  // operator() began this recording
+  struct Scope {
+    detail::Recorder<T>& rec;
+    detail::Recorder<T> outer;
+    std::uint64_t outer_step;
+    ~Scope() {
+      if (rec.graph && std::uncaught_exceptions() > 0) rec.graph->abort();
+      rec = outer;
+      detail::recording_step() = outer_step;
+    }
+  } scope{rec, rec, detail::recording_step()};
+  rec = {this, &x, nullptr};
+  if (!scope.outer.root) detail::recording_step() = detail::next_step_id();
+  const Tensor<T>& y = f();
+  if (rec.graph) rec.graph->end(y);
+  return y;
+}
+
+namespace detail {
+// The graph being recorded, made when its root's first node comes.
+template <class T>
+Graph<T>* recording_graph() {
+  auto& rec = recorder<T>();
+  if (!rec.root) return nullptr;
+  if (!rec.graph) {
+    auto& g = rec.root->graph_for_recording_(*rec.root_input);
+    g.begin(*rec.root, *rec.root_input);
+    rec.graph = &g;
+  }
+  return rec.graph;
+}
+}  // namespace detail
+
+// Inside a model's forward, this call is a node of the model's graph, whose backward is this
+// module's: its own (a layer) or the replay of the graph its forward recorded (a model).
+// An error in a model's forward gains which layer raised it and what made its input.
+template <class T>
+const Tensor<T>& Module<T>::operator()(const Tensor<T>& x) {
+  if (!detail::recorder<T>().root) return record_root(x, [&]() -> const Tensor<T>& { return forward(x); });
+  const Tensor<T>* y = nullptr;
+  try {
+    y = &record_root(x, [&]() -> const Tensor<T>& { return forward(x); });
+  } catch (const Error& e) {
+    throw Error(detail::recording_graph<T>()->forward_error(*this, x, e.what()));
+  }
+  detail::recording_graph<T>()->record_layer(*this, x, *y);
+  return *y;
+}
+
+template <class T>
+const Tensor<T>& Module<T>::backward(const Tensor<T>& dy) {
+  if (graphs_.empty())
+    throw Error(ember::detail::concat(
+        type_name(), ": backward() has no recorded forward to replay. A model that writes only forward() is called as "
+        "model(x) (in train mode) before its backward(); model.forward(x) runs your forward without recording it. A "
+        "layer of your own with its own math must override backward()"));
+  return graphs_.pop(*this).backward(*this, dy);
+}
+
+// ---- Graph's members that call into modules ----
+
+namespace detail {
+
+template <class T>
+std::string Graph<T>::root_name() const {
+  return root_ ? std::string(root_->type_name()) : std::string("the model");
+}
+
+template <class T>
+std::string Graph<T>::locate(const Module<T>& m) const {
+  std::string path;
+  if (root_ && detail::find_path(*root_, &m, path)) return ember::detail::concat(root_->type_name(), " layer ", path);
+  return root_name();
+}
+
+template <class T>
+std::string Graph<T>::describe(const Module<T>& m) const {
+  std::ostringstream out;
+  out << locate(m) << " (";
+  m.print(out, 0);
+  out << ")";
+  return out.str();
+}
+
+template <class T>
+std::string Graph<T>::forward_error(const Module<T>& m, const Tensor<T>& x, std::string_view what) const {
+  std::ostringstream out;
+  out << locate(m) << " forward: " << what;
+  const std::ptrdiff_t p = producer_of(x, nodes_used_);
+  if (p >= 0) {
+    const Node& n = *nodes_[static_cast<std::size_t>(p)];
+    out << " (its input is the output of ";
+    if (n.kind != Kind::layer) out << "nn::functional::" << n.op << ")";
+    else if (n.owned) out << "nn::functional's " << *n.layer << ")";
+    else {
+      std::string path;
+      if (detail::find_path(*root_, n.layer, path)) out << "layer " << path << ", ";
+      out << *n.layer << ")";
+    }
+  }
+  return out.str();
+}
+
+template <class T>
+void Graph<T>::check_members(Module<T>& root) {
+  const std::uint64_t mark = next_step_id();
+  detail::mark_members<T>(root, mark, [](Module<T>& m, std::uint64_t k) { m.member_mark_ = k; });
+  for (std::size_t i = 0; i < nodes_used_; ++i) {
+    const Node& n = *nodes_[i];
+    if (n.kind == Kind::layer && !n.owned && n.layer->member_mark_ != mark) {
+      std::ostringstream layer;
+      n.layer->print(layer, 0);
+      throw Error(ember::detail::concat(root.type_name(), ": backward(): ", layer.str(),
+                                        " was called in forward() but is not in the model's member list "
+                                        "(EMBER_MODULE(", root.type_name(), ", ...), or visit_children): its "
+                                        "parameters would be neither trained nor saved. Add it to the list"));
+    }
+  }
+}
+
+template <class T>
+void Graph<T>::add_grad(Node& n, const Tensor<T>& g) {
+  ember::detail::check(g.shape() == n.output->shape(), root_name(), ": backward(): a gradient of shape ", g.shape(),
+                       " reached a tensor of shape ", n.output->shape());
+  if (n.contributions == 0) {
+    n.grad = &g;
+  } else {
+    if (n.contributions == 1) {
+      n.sum = *n.grad;
+      n.grad = &n.sum;
+    }
+    n.sum.array() += g.array();
+  }
+  ++n.contributions;
+}
+
+template <class T>
+void Graph<T>::route(const Input& in, const Tensor<T>& g) {
+  if (in.producer >= 0) {
+    add_grad(*nodes_[static_cast<std::size_t>(in.producer)], g);
+  } else if (in.producer == root_producer && root_requires_grad_) {
+    if (root_contributions_ == 0) {
+      root_grad_ = &g;
+    } else {
+      if (root_contributions_ == 1) {
+        root_sum_ = *root_grad_;
+        root_grad_ = &root_sum_;
+      }
+      root_sum_.array() += g.array();
+    }
+    ++root_contributions_;
+  }
+}
+
+template <class T>
+const Tensor<T>& Graph<T>::backward(Module<T>& root, const Tensor<T>& dy) {
+  if (state_ == State::replayed)
+    throw Error(ember::detail::concat(root.type_name(), ": backward() was already called for this forward (as in "
+                                      "PyTorch, \"Trying to backward through the graph a second time\"): run a new "
+                                      "forward first"));
+  if (state_ != State::recorded)
+    throw Error(ember::detail::concat(root.type_name(), ": backward() has no complete recorded forward to replay: "
+                                      "call the model as model(x) in train mode first"));
+  if (!training_)
+    throw Error(ember::detail::concat(root.type_name(), ": backward() after a forward in eval mode, which keeps "
+                                      "nothing for backward: call train() before the forward"));
+  ember::detail::check(dy.shape() == root_output_->shape(), root.type_name(), ": backward(): expected dy of shape ",
+                       root_output_->shape(), " (the output's), got ", dy.shape());
+  check_members(root);
+  state_ = State::replayed;  // from here on, a failure leaves nothing to replay again
+
+  // Which tensors need a gradient: the root's input when the model says so, and everything made
+  // from it or by a layer with parameters.
+  root_requires_grad_ = root.needs_input_grad();
+  for (std::size_t i = 0; i < nodes_used_; ++i) {
+    Node& n = *nodes_[i];
+    bool any = n.kind == Kind::layer && n.layer->has_parameters();
+    for (std::size_t k = 0; k < n.inputs; ++k) any = any || input_requires_grad(inputs_[n.first_input + k]);
+    n.requires_grad = any;
+  }
+  // Each layer computes dx only when one of its uses needs it.
+  for (std::size_t i = 0; i < nodes_used_; ++i) {
+    Node& n = *nodes_[i];
+    if (n.kind != Kind::layer) continue;
+    bool need = input_requires_grad(inputs_[n.first_input]);
+    if (n.multi_use)
+      for (std::size_t j = 0; j < nodes_used_ && !need; ++j)
+        need = nodes_[j]->layer == n.layer && input_requires_grad(inputs_[nodes_[j]->first_input]);
+    if (n.layer->needs_input_grad() != need) n.layer->set_needs_input_grad(need);
+  }
+
+  root_grad_ = nullptr;
+  root_contributions_ = 0;
+  bool seeded = false;
+  for (std::size_t i = nodes_used_; i-- > 0;)
+    if (nodes_[i]->output == root_output_) {
+      add_grad(*nodes_[i], dy);
+      seeded = true;
+      break;
+    }
+  if (!seeded) {
+    if (root_output_ == root_input_) route({root_input_, root_producer}, dy);
+    else
+      throw Error(ember::detail::concat(root.type_name(), ": backward(): forward() returned a tensor that no "
+                                        "recorded layer or nn::functional op made (a copy, or a layer called as "
+                                        "layer.forward(h)): return the result of a call such as fc2(h)"));
+  }
+
+  for (std::size_t i = nodes_used_; i-- > 0;) {
+    Node& n = *nodes_[i];
+    if (!n.grad && !n.multi_use) continue;
+    if (!n.grad) {  // a use that received no gradient, unwound so the layer's other uses stay in step
+      n.sum.resize(n.output->shape());
+      n.grad = &n.sum;
+    }
+    const Input* in = &inputs_[n.first_input];
+    switch (n.kind) {
+      case Kind::layer: {
+        const Tensor<T>* dx = nullptr;
+        try {
+          dx = &n.layer->backward(*n.grad);
+        } catch (const Error& e) {
+          throw Error(ember::detail::concat(n.owned ? root_name() + " (a functional op)" : locate(*n.layer),
+                                            " backward: ", e.what()));
+        }
+        if (input_requires_grad(in[0]) && !dx->empty()) route(in[0], *dx);
+        break;
+      }
+      case Kind::add:
+        for (std::size_t k = 0; k < n.inputs; ++k)
+          if (input_requires_grad(in[k])) route(in[k], *n.grad);
+        break;
+      case Kind::view:
+        if (input_requires_grad(in[0])) {
+          n.slot->dview = Tensor<T>::view(n.grad->data(), in[0].tensor->shape());
+          route(in[0], n.slot->dview);
+        }
+        break;
+      case Kind::cat: {
+        const Shape& s = n.output->shape();
+        index_t outer = 1, inner = 1;
+        for (int d = 0; d < n.dim; ++d) outer *= s[d];
+        for (int d = n.dim + 1; d < s.dim(); ++d) inner *= s[d];
+        const T* g = n.grad->data();
+        const index_t row = s[n.dim] * inner;
+        index_t offset = 0;
+        if (n.slot->dparts.size() < n.inputs) n.slot->dparts.resize(n.inputs);
+        for (std::size_t k = 0; k < n.inputs; ++k) {
+          const Tensor<T>& x = *in[k].tensor;
+          const index_t width = x.shape()[n.dim] * inner;
+          if (input_requires_grad(in[k])) {
+            Tensor<T>& part = n.slot->dparts[k];
+            part.resize_uninitialized(x.shape());
+            T* p = part.data();
+            for (index_t o = 0; o < outer; ++o) std::copy_n(g + o * row + offset, width, p + o * width);
+            route(in[k], part);
+          }
+          offset += width;
+        }
+        break;
+      }
+    }
+  }
+  return root_requires_grad_ && root_grad_ ? *root_grad_ : empty_;
+}
+
+}  // namespace detail
+
+namespace detail {
+// model(x) for an nn::Module (recorded), model.forward(x) for a struct of your own.
+template <class M, class X>
+decltype(auto) call_forward(M& model, const X& x) {
+  if constexpr (requires { model(x); }) return model(x);
+  else return model.forward(x);
+}
+}  // namespace detail
+
+// EMBER_MODULE(Class, members...): the one list of a model's members, in the struct (nlohmann's
+// NLOHMANN_DEFINE_TYPE_INTRUSIVE convention). From it come the state (names "conv1.weight"),
+// train()/eval() of every descendant, named_modules(), nn::summary and PyTorch's repr; and
+// module.forward(temporary) does not compile.
+//
+//   struct Net : nn::Module<float> {
+//     nn::Linear<> fc1{784, 128}, fc2{128, 10};
+//     EMBER_MODULE(Net, fc1, fc2)
+//     const Tensor<>& forward(const Tensor<>& x) override { return fc2(F::relu(fc1(F::flatten(x)))); }
+//   };
+#define EMBER_MODULE(Class, ...)                                                                    \
+ public:                                                                                            \
+  using ::ember::nn::Module<typename Class::value_type>::forward;                                   \
+  std::string_view type_name() const override { return #Class; }                                    \
+  void visit_children(::ember::nn::ChildVisitor<typename Class::value_type>& ember_visitor_) override { \
+    ::ember::nn::detail::visit_members(ember_visitor_, #__VA_ARGS__, __VA_ARGS__);                  \
+  }
+
+namespace detail {
+// visit_members(v, "conv1, conv2", conv1, conv2): each member under its name in the list.
+inline std::string_view next_member_name(std::string_view& names) {
+  const std::size_t comma = names.find(',');
+  std::string_view name = names.substr(0, comma);
+  names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\n' || name.front() == '\t')) name.remove_prefix(1);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\n' || name.back() == '\t')) name.remove_suffix(1);
+  return name;
+}
+template <class T, class... Members>
+void visit_members(ChildVisitor<T>& v, std::string_view names, Members&... members) {
+  static_assert((std::is_base_of_v<Module<T>, Members> && ...),
+                "EMBER_MODULE: every member listed must be an nn::Module of the model's scalar type");
+  (v.child(next_member_name(names), members), ...);
+}
+}  // namespace detail
 
 }  // namespace ember::nn

@@ -13,6 +13,8 @@ namespace ember::nn {
 template <class T = float>
 class ReLU : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   // x: any shape -> y: same shape. backward() reads the mask from y, so nothing else is kept.
   const Tensor<T>& forward(const Tensor<T>& x) override {
     Tensor<T>& y = tape_.record(this->training_, &x).y;

@@ -1,17 +1,19 @@
-// nn::Sequential<T>: runs its layers in order, and their backward in reverse, as torch.nn.Sequential.
+// nn::Sequential<T>: runs its layers in order, as torch.nn.Sequential; its backward is the
+// recorded graph's (nn/graph.hpp), like any model's that writes only forward().
 //
 //   nn::Sequential model{nn::Flatten{}, nn::Linear{784, 128}, nn::ReLU{}, nn::Linear{128, 10}};
 //   nn::Sequential<float> mlp;           // or built at run time:
 //   mlp.push_back(nn::Linear{784, 128});  // any layer, a layer of your own, or another Sequential
 //
 // Layers are held by pointer to their base, Module<T> (one virtual call per layer and step), so a
-// model's type does not depend on its layers. Names nest as PyTorch's: "0.1.weight".
+// model's type does not depend on its layers. Names nest as PyTorch's: "0.1.weight". Sequential
+// owns its layers: they are handed over as temporaries or with std::move (an lvalue would be a
+// copy, trained apart from the original, so it does not compile).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -32,7 +34,7 @@ class LayerAdapter final : public Module<typename L::value_type> {
   using T = typename L::value_type;
   explicit LayerAdapter(L layer) : layer_(std::move(layer)) {
     this->training_ = layer_.is_training();
-    this->needs_input_grad_ = layer_.needs_input_grad();
+    Module<T>::set_needs_input_grad(layer_.needs_input_grad());
   }
   const Tensor<T>& forward(const Tensor<T>& x) override { return layer_.forward(x); }
   const Tensor<T>& backward(const Tensor<T>& dy) override { return layer_.backward(dy); }
@@ -42,7 +44,7 @@ class LayerAdapter final : public Module<typename L::value_type> {
     layer_.train(on);
   }
   void set_needs_input_grad(bool on) override {
-    this->needs_input_grad_ = on;
+    Module<T>::set_needs_input_grad(on);
     layer_.set_needs_input_grad(on);
   }
   void print(std::ostream& out, int = 0) const override { out << layer_; }
@@ -60,12 +62,12 @@ class Sequential final : public Module<T> {
   // An empty model, to grow with push_back(). Its input needs no gradient (images, as in
   // PyTorch), so backward() stops at the first layer with parameters; set_needs_input_grad(true)
   // for dx.
-  Sequential() { this->needs_input_grad_ = false; }
+  Sequential() = default;
 
   template <class First, class... Rest>
     requires(Layer<std::remove_cvref_t<First>> && (Layer<std::remove_cvref_t<Rest>> && ...) &&
              (sizeof...(Rest) > 0 || !std::is_same_v<std::remove_cvref_t<First>, Sequential>))
-  explicit Sequential(First&& first, Rest&&... rest) : Sequential() {
+  explicit Sequential(First&& first, Rest&&... rest) {
     push_back(std::forward<First>(first));
     (push_back(std::forward<Rest>(rest)), ...);
   }
@@ -73,23 +75,25 @@ class Sequential final : public Module<T> {
   Sequential(Sequential&&) noexcept = default;
   Sequential& operator=(Sequential&&) noexcept = default;
 
-  // Appends a layer (moved or copied in), named by its position: "0", "1", ...
+  // Appends a layer, moved in, named by its position: "0", "1", ...
   template <class L>
     requires Layer<std::remove_cvref_t<L>>
   Sequential& push_back(L&& layer) {
     using Plain = std::remove_cvref_t<L>;
+    static_assert(!std::is_lvalue_reference_v<L>,
+                  "Sequential owns its layers: pass a temporary (nn::Linear{784, 128}) or std::move(layer). A named "
+                  "layer would be copied, and training the Sequential would leave the original unchanged");
     static_assert(std::is_same_v<typename Plain::value_type, T>, "Sequential<T>: every layer must compute in T");
     if constexpr (std::is_base_of_v<Module<T>, Plain>)
-      return push_back(std::unique_ptr<Module<T>>(std::make_unique<Plain>(std::forward<L>(layer))));
+      return push_back(std::unique_ptr<Module<T>>(std::make_unique<Plain>(std::move(layer))));
     else
-      return push_back(std::unique_ptr<Module<T>>(std::make_unique<detail::LayerAdapter<Plain>>(std::forward<L>(layer))));
+      return push_back(std::unique_ptr<Module<T>>(std::make_unique<detail::LayerAdapter<Plain>>(std::move(layer))));
   }
   Sequential& push_back(std::unique_ptr<Module<T>> layer) {
     ember::detail::check(layer != nullptr, "Sequential::push_back: got a null layer");
     layer->train(this->training_);
     names_.push_back(std::to_string(layers_.size()));
     layers_.push_back(std::move(layer));
-    update_input_grads();
     return *this;
   }
 
@@ -107,86 +111,28 @@ class Sequential final : public Module<T> {
     throw Error(ember::detail::concat("Sequential::at: layer ", i, " is ", *layers_[i], ", not the type asked for"));
   }
 
+  // Each layer called in turn, recorded (model.forward(x) records as model(x) does). backward()
+  // returns dx, or an empty tensor when the model's input needs no gradient (the default: like
+  // images in PyTorch, so the backward stops at the first layer with parameters, whose dx is
+  // skipped). set_needs_input_grad(true) to get dx.
   const Tensor<T>& forward(const Tensor<T>& x) override {
     ember::detail::check(!layers_.empty(), "Sequential: forward() of an empty Sequential");
-    const Tensor<T>* h = &x;
-    for (std::size_t i = 0; i < layers_.size(); ++i) h = &call(i, "forward", [&]() -> auto& { return layers_[i]->forward(*h); });
-    return *h;
+    return this->record_root(x, [&]() -> const Tensor<T>& {
+      const Tensor<T>* h = &x;
+      for (const auto& layer : layers_) h = &(*layer)(*h);
+      return *h;
+    });
   }
   const Tensor<T>& forward(Tensor<T>&&) = delete;  // layers keep pointers to their inputs for backward
 
-  // Returns dx, or an empty tensor when the model's input needs no gradient (the default:
-  // like images in PyTorch, so the backward stops at the first layer with parameters, whose
-  // dx is skipped). set_needs_input_grad(true) to get dx.
-  const Tensor<T>& backward(const Tensor<T>& dy) override {
-    const Tensor<T>* g = &dy;
-    for (std::size_t i = layers_.size(); i-- > stop_;)
-      g = &call(i, "backward", [&]() -> auto& { return layers_[i]->backward(*g); });
-    return stop_ == 0 ? *g : empty_;
-  }
-
-  void visit_state(StateVisitor<T>& v, const Name* prefix = nullptr) override {
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      const Name name(prefix, names_[i]);
-      layers_[i]->visit_state(v, &name);
-    }
-  }
   void visit_children(ChildVisitor<T>& v) override {
     for (std::size_t i = 0; i < layers_.size(); ++i) v.child(names_[i], *layers_[i]);
   }
-  void train(bool on = true) override {
-    this->training_ = on;
-    for (auto& l : layers_) l->train(on);
-  }
-  void set_needs_input_grad(bool on) override {
-    this->needs_input_grad_ = on;
-    update_input_grads();
-  }
-
-  void print(std::ostream& out, int indent = 0) const override {
-    out << "Sequential(\n";
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      out << std::string(2 * (indent + 1), ' ') << "(" << names_[i] << "): ";
-      layers_[i]->print(out, indent + 1);
-      out << "\n";
-    }
-    out << std::string(2 * indent, ' ') << ")";
-  }
+  std::string_view type_name() const override { return "Sequential"; }
 
  private:
-  // Runs one layer's forward or backward; an error gains which layer of the model raised it and
-  // which layer produced its input.
-  template <class F>
-  const Tensor<T>& call(std::size_t i, const char* what, F&& f) {
-    try {
-      return f();
-    } catch (const Error& e) {
-      std::ostringstream msg;
-      msg << "Sequential layer " << i << " " << what << ": " << e.what();
-      if (what[0] == 'f' && i > 0) msg << " (its input is the output of layer " << i - 1 << ", " << *layers_[i - 1] << ")";
-      throw Error(msg.str());
-    }
-  }
-
-  // The first layer with parameters computes dx only when the model's input needs it; every
-  // other layer's dx is needed by the layer before it.
-  void update_input_grads() {
-    first_parametric_ = 0;
-    for (std::size_t i = 0; i < layers_.size(); ++i)
-      if (layers_[i]->has_parameters()) {
-        first_parametric_ = i;
-        break;
-      }
-    stop_ = this->needs_input_grad_ ? 0 : first_parametric_;
-    for (std::size_t i = 0; i < layers_.size(); ++i)
-      layers_[i]->set_needs_input_grad(i == first_parametric_ ? this->needs_input_grad_ : true);
-  }
-
   std::vector<std::unique_ptr<Module<T>>> layers_;
   std::vector<std::string> names_;  // "0", "1", ...: the names' storage for visit_state
-  std::size_t first_parametric_ = 0;
-  std::size_t stop_ = 0;        // backward runs layers stop_ .. size-1
-  Tensor<T> empty_;             // (0,): the dx of an input that needs no gradient
 };
 
 template <class First, class... Rest>

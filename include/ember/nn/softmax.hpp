@@ -84,6 +84,8 @@ void softmax_backward(const T* y, const T* dy, T* dx, const SoftmaxGeometry& g) 
 template <class T, bool log>
 class SoftmaxFamily : public Module<T> {
  public:
+  // Each call keeps its own saved state (detail::Tape): one object may be used several times.
+  bool keeps_each_use() const override { return true; }
   explicit SoftmaxFamily(int dim) : dim_(dim) {}
 
   // x: any shape -> y: x's shape. backward() reads y only, so nothing else is kept.

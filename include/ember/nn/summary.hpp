@@ -114,10 +114,10 @@ std::optional<Tensor<T>> walk(M& m, const Tensor<T>* in, int depth, int index, S
 
   std::optional<Tensor<T>> out;
   if (in) {
-    if (depth == 0) out.emplace(m.forward(*in));
+    if (depth == 0) out.emplace(ember::nn::detail::call_forward(m, *in));
     else {
       try {
-        out.emplace(m.forward(*in));
+        out.emplace(ember::nn::detail::call_forward(m, *in));
       } catch (const Error&) {
       }
     }
