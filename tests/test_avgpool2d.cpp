@@ -194,11 +194,12 @@ TEST_CASE("the poolings print as torch and name their errors", "[avgpool2d]") {
   out << nn::AvgPool2d<float>(2) << "; " << nn::AdaptiveAvgPool2d<float>({5, 7}) << "; "
       << nn::MaxPool2d<float>(3, 2, 1, {.ceil_mode = true});
   CHECK(out.str() ==
-        "AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)); AdaptiveAvgPool2d(output_size=(5, 7)); "
-        "MaxPool2d(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=1, ceil_mode=True)");
+        // repr() of the same layers in torch 1.13: a size given as one number prints as one
+        "AvgPool2d(kernel_size=2, stride=2, padding=0); AdaptiveAvgPool2d(output_size=(5, 7)); "
+        "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)");
   nn::AvgPool2d<float> pool(5);
   CHECK_THROWS_WITH(pool.forward(Tensor<float>({1, 1, 3, 3})),
-                    Catch::Contains("AvgPool2d(kernel_size=(5, 5)") && Catch::Contains("does not fit the input (1, 1, 3, 3)"));
+                    Catch::Contains("AvgPool2d(kernel_size=5") && Catch::Contains("does not fit the input (1, 1, 3, 3)"));
   CHECK_THROWS_WITH(pool.forward(Tensor<float>({2, 10})), Catch::Contains("expected input of shape (N, C, H, W), got (2, 10)"));
   // ceil mode needs one window starting in the input, as torch's "Output size is too small": a 3x3
   // window with stride 2 fits a 2x2 input (torch 1.13: output 1x1) but not a 1x1 one (torch: an error;
@@ -211,9 +212,9 @@ TEST_CASE("the poolings print as torch and name their errors", "[avgpool2d]") {
   CHECK_THROWS_WITH(ceil_max.forward(Tensor<float>({1, 1, 1, 1})), Catch::Contains("does not fit the input (1, 1, 1, 1)"));
   CHECK_THROWS_WITH(nn::AvgPool2d<float>(3, 2).forward(Tensor<float>({1, 1, 2, 2})), Catch::Contains("does not fit the input"));
   CHECK_THROWS_WITH(nn::AvgPool2d<float>(2, 2, 2), Catch::Contains("half the kernel size"));
-  CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d<float>(0), Catch::Contains("AdaptiveAvgPool2d(output_size=(0, 0)): output size must be positive"));
+  CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d<float>(0), Catch::Contains("AdaptiveAvgPool2d(output_size=0): output size must be positive"));
   nn::AdaptiveAvgPool2d<float> adaptive(2);
-  CHECK_THROWS_WITH(adaptive.forward(Tensor<float>({2, 3, 4})), Catch::Contains("AdaptiveAvgPool2d(output_size=(2, 2)): expected input"));
+  CHECK_THROWS_WITH(adaptive.forward(Tensor<float>({2, 3, 4})), Catch::Contains("AdaptiveAvgPool2d(output_size=2): expected input"));
   adaptive.forward(Tensor<float>({1, 1, 4, 4}));
   CHECK_THROWS_WITH(adaptive.backward(Tensor<float>({1, 1, 4, 4})), Catch::Contains("expected dy of shape (1, 1, 2, 2)"));
 }

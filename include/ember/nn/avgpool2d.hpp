@@ -119,7 +119,8 @@ class AvgPool2d : public detail::AvgPoolBase<T, AvgPool2d<T>> {
   }
 
   void print(std::ostream& out, int = 0) const override {
-    out << "AvgPool2d(kernel_size=" << kernel_ << ", stride=" << stride_ << ", padding=" << padding_ << ")";
+    out << "AvgPool2d(kernel_size=" << kernel_.as_given() << ", stride=" << stride_.as_given()
+        << ", padding=" << padding_.as_given() << ")";
   }
 
  private:
@@ -144,7 +145,7 @@ class AdaptiveAvgPool2d : public detail::AvgPoolBase<T, AdaptiveAvgPool2d<T>> {
     kernels::adaptive_avgpool_plane_backward(dy, dx, g);
   }
 
-  void print(std::ostream& out, int = 0) const override { out << "AdaptiveAvgPool2d(output_size=" << output_ << ")"; }
+  void print(std::ostream& out, int = 0) const override { out << "AdaptiveAvgPool2d(output_size=" << output_.as_given() << ")"; }
 
  private:
   Size2 output_;

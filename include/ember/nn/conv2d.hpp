@@ -26,9 +26,18 @@ namespace ember::nn {
 // A size or step per spatial axis: `3` means (3, 3); `{3, 2}` means (h 3, w 2).
 struct Size2 {
   index_t h, w;
-  Size2(index_t both) : h(both), w(both) {}  // NOLINT: implicit, so `.stride = 2` reads as in PyTorch
+  bool single = false;  // given as one number: the poolings' repr prints it so, as PyTorch's does
+  Size2(index_t both) : h(both), w(both), single(true) {}  // NOLINT: implicit, so `.stride = 2` reads as in PyTorch
   Size2(index_t h_, index_t w_) : h(h_), w(w_) {}
   friend std::ostream& operator<<(std::ostream& out, const Size2& s) { return out << "(" << s.h << ", " << s.w << ")"; }
+  // As given: "2" for Size2(2), "(2, 3)" for Size2(2, 3) (MaxPool2d's repr; Conv2d's is always a pair).
+  struct AsGiven {
+    const Size2& s;
+    friend std::ostream& operator<<(std::ostream& out, const AsGiven& a) {
+      return a.s.single ? out << a.s.h : out << a.s;
+    }
+  };
+  AsGiven as_given() const { return {*this}; }
 };
 
 struct Conv2dOptions {

@@ -102,7 +102,8 @@ class MaxPool2d : public Module<T> {
   }
 
   void print(std::ostream& out, int = 0) const override {
-    out << "MaxPool2d(kernel_size=" << kernel_ << ", stride=" << stride_ << ", padding=" << padding_
+    out << "MaxPool2d(kernel_size=" << kernel_.as_given() << ", stride=" << stride_.as_given()
+        << ", padding=" << padding_.as_given()
         << ", dilation=1, ceil_mode=" << (options_.ceil_mode ? "True" : "False") << ")";
   }
 
