@@ -98,6 +98,28 @@ TEST_CASE("summary of a model of the user's own lists its members in order", "[s
   CHECK(text.find("├─Linear: 1-5                           [2, 10]                  27,050\n") != std::string::npos);
 }
 
+TEST_CASE("summary of a forward-only model follows the calls its forward recorded", "[summary][graph]") {
+  // The seed CNN with its members listed once (EMBER_MODULE): the functional ops between them are
+  // not rows (torchinfo shows modules), and the totals are the Sequential's above.
+  namespace F = ember::nn::functional;
+  struct Seed : nn::Module<float> {
+    nn::Conv2d<> conv1{1, 16, 3};
+    nn::Linear<> fc{16 * 13 * 13, 10};
+    EMBER_MODULE(Seed, conv1, fc)
+    const Tensor<>& forward(const Tensor<>& x) override { return fc(F::flatten(F::max_pool2d(F::relu(conv1(x)), 2))); }
+  } net;
+  const auto s = nn::summary(net, {2, 1, 28, 28});
+  CHECK(s.total_params == 27210);
+  CHECK(s.mult_adds == 2 * 135210);
+  CHECK(s.forward_backward_bytes == 2 * 86608);
+  const std::string text = text_of(s);
+  INFO(text);
+  CHECK(text.find("Seed                                    [2, 10]                  --\n") != std::string::npos);
+  CHECK(text.find("├─Conv2d: 1-1                           [2, 16, 26, 26]          160\n") != std::string::npos);
+  CHECK(text.find("├─Linear: 1-2                           [2, 10]                  27,050\n") != std::string::npos);
+  CHECK(net.is_training());
+}
+
 TEST_CASE("summary indents nested Sequentials and counts their layers once", "[summary]") {
   nn::Sequential inner{nn::Linear{8, 4}, nn::ReLU{}};
   nn::Sequential<float> model;

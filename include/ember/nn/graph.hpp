@@ -119,6 +119,12 @@ class Graph {
   void abort() { state_ = State::empty; }
 
   bool training() const { return training_; }
+  // The input of the first call of `layer` in this graph (null when it was not called).
+  const Tensor<T>* input_of(const Module<T>* layer) const {
+    for (std::size_t i = 0; i < nodes_used_; ++i)
+      if (nodes_[i]->kind == Kind::layer && nodes_[i]->layer == layer) return inputs_[nodes_[i]->first_input].tensor;
+    return nullptr;
+  }
   std::size_t size() const { return nodes_used_; }
   std::uint64_t step() const { return step_; }
 

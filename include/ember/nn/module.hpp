@@ -239,6 +239,7 @@ class Tape {
   Tape(const Tape&) {}  // a copied layer starts with an empty tape
   Tape& operator=(const Tape&) {
     used_ = 0;
+    last_ = nullptr;
     return *this;
   }
   Tape(Tape&&) noexcept = default;
@@ -262,10 +263,13 @@ class Tape {
     if (slots_.size() <= used_) slots_.push_back(std::make_unique<Saved>());
     Saved& s = *slots_[used_];
     if (training) ++used_;
+    last_ = &s;
     return s;
   }
   // Whether no forward() was ever recorded.
   bool empty() const { return slots_.empty(); }
+  // The saved state of the latest forward() (null before the first).
+  const Saved* last() const { return last_; }
   // The saved state of the latest forward() not yet taken by a backward().
   template <class Layer>
   Saved& pop(const Layer& layer) {
@@ -287,6 +291,7 @@ class Tape {
   std::size_t used_ = 0;
   std::uint64_t generation_ = 0;
   std::uint64_t step_ = 0;             // recording_step() of the last forward()
+  Saved* last_ = nullptr;
   const void* first_input_ = nullptr;  // the input of the step's first use
   bool unwinding_ = false;
   bool overflowed_ = false;
@@ -359,6 +364,8 @@ class Module {
   const Tensor<T>& operator()(const Tensor<T>& x);
   const Tensor<T>& operator()(Tensor<T>&&) = delete;  // layers keep their inputs until backward
 
+  // The graph of this module's latest recorded forward, if any (nn::summary reads its calls).
+  const detail::Graph<T>* last_graph() const { return graphs_.last(); }
   // A new graph for this module's forward of x as a root (internal: nn/graph.hpp).
   detail::Graph<T>& graph_for_recording_(const Tensor<T>& x) { return graphs_.record(training_, &x); }
 

@@ -5,10 +5,11 @@
 //
 // The output shapes come from a forward of a zero input of `input_shape` (batch included) in
 // eval mode; the model's train/eval mode is restored afterwards. The rows walk the model through
-// visit_children(): Sequential lists its layers, a model of your own lists its members with
-// nn::children_of. A module's children are run in the order listed, each on the previous one's
-// output (what Sequential does and what a model whose forward is a chain does); where that fails
-// (a forward that is not a chain) the shapes after it show "--". The counts follow torchinfo 1.8
+// visit_children(): Sequential lists its layers, a model of your own its members (EMBER_MODULE).
+// Each child's input is the one it was given in the model's recorded forward (a child it never
+// called shows "--"); a model of your own that records nothing (its own backward, its layers
+// called by forward()) has its children run in the order listed, each on the previous one's
+// output, and where that fails the shapes after it show "--". The counts follow torchinfo 1.8
 // (torchinfo/layer_info.py, model_statistics.py):
 //   - mult-adds of a layer: for each parameter named weight or bias, its numel times the output's
 //     batch size, and for a Conv layer also times the output's spatial size (H_out * W_out);
@@ -24,6 +25,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "ember/error.hpp"
@@ -122,11 +124,17 @@ std::optional<Tensor<T>> walk(M& m, const Tensor<T>* in, int depth, int index, S
       }
     }
   }
-  std::optional<Tensor<T>> h;  // the children in turn, each on the previous one's output
+  // A model's recorded forward gives each child's input (the first call's); a model of your own
+  // that records nothing has its children run in turn, each on the previous one's output.
+  const Graph<T>* graph = nullptr;
+  if constexpr (std::is_base_of_v<Module<T>, M>)
+    if (out) graph = m.last_graph();
+  std::optional<Tensor<T>> h;
   const Tensor<T>* h_in = in;
   index_t in_children = 0;
   for (std::size_t i = 0; i < list.children.size(); ++i) {
     const std::size_t child_row = s.rows.size();
+    if (graph) h_in = graph->input_of(list.children[i]);
     auto next = walk<T>(*list.children[i], h_in, depth + 1, static_cast<int>(i) + 1, s);
     in_children += s.rows[child_row].params;
     h = std::move(next);
