@@ -63,6 +63,20 @@ inline void set_bytes(benchmark::State& state, double bytes_per_iteration) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes_per_iteration * static_cast<double>(state.iterations())));
 }
 
+// The MNIST training set, or 60,000 random images without MNIST_DIR (for whole-epoch timings).
+inline const data::ImageDataset& train_set() {
+  static const data::ImageDataset ds = [] {
+    if (const auto& real = mnist_train()) return *real;
+    data::ImageDataset fake;
+    fake.height = fake.width = 28;
+    Generator g(0);
+    for (int i = 0; i < 60000 * 784; ++i) fake.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
+    for (int i = 0; i < 60000; ++i) fake.labels.push_back(static_cast<std::uint8_t>(g.below(10)));
+    return fake;
+  }();
+  return ds;
+}
+
 // Threads from EMBER_THREADS (default 2, the comparison's setting), set once.
 inline void setup_threads() {
   static const bool done = [] {

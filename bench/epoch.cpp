@@ -7,26 +7,13 @@
 namespace {
 using namespace bench;
 
-const data::ImageDataset& train_set() {
-  static const data::ImageDataset ds = [] {
-    if (const auto& real = mnist_train()) return *real;
-    data::ImageDataset fake;
-    fake.height = fake.width = 28;
-    Generator g(0);
-    for (int i = 0; i < 60000 * 784; ++i) fake.pixels.push_back(static_cast<std::uint8_t>(g.below(256)));
-    for (int i = 0; i < 60000; ++i) fake.labels.push_back(static_cast<std::uint8_t>(g.below(10)));
-    return fake;
-  }();
-  return ds;
-}
-
 template <class Model, class Optimizer>
 void train_epochs(benchmark::State& state, Model& model, Optimizer& optimizer) {
   data::DataLoader loader(train_set(), {.batch_size = 64, .shuffle = true, .seed = 0});
   nn::CrossEntropyLoss criterion;
   for (auto _ : state) {
     for (const auto& [images, labels] : loader) {
-      const auto& logits = model.forward(images);
+      const auto& logits = nn::detail::call_forward(model, images);
       benchmark::DoNotOptimize(criterion.forward(logits, labels));
       optimizer.zero_grad();
       model.backward(criterion.backward());

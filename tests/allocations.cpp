@@ -70,6 +70,22 @@ int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
 }
 
 using namespace ember;
+namespace F = ember::nn::functional;
+
+// A model written with forward() only: member calls, functional ops, a residual add, a cat and a
+// view, all recorded on its graph and replayed.
+struct ForwardOnly : nn::Module<float> {
+  nn::Conv2d<> conv1{1, 8, 3};
+  nn::Dropout<> drop{0.25};
+  nn::Linear<> fc1{8 * 13 * 13, 32}, fc2{32, 32}, head{64, 10};
+  EMBER_MODULE(ForwardOnly, conv1, drop, fc1, fc2, head)
+  const Tensor<>& forward(const Tensor<>& x) override {
+    const auto& h = F::flatten(drop(F::max_pool2d(F::relu(conv1(x)), 2)), 1);
+    const auto& z = F::relu(fc1(h));
+    const auto& r = F::add(F::relu(fc2(z)), z);
+    return F::log_softmax(head(F::cat({r, F::reshape(z, {z.size(0), -1})}, 1)), 1);
+  }
+};
 
 // Warms up over a whole epoch (so the last, smaller batch has been seen), then counts the
 // allocations of the steps of a second epoch.
@@ -166,6 +182,9 @@ int main() {
     nn::Sequential winograd{nn::Conv2d{1, 16, 3},  nn::ReLU{}, nn::Conv2d{16, 16, 3, {.padding = 1}}, nn::ReLU{},
                             nn::MaxPool2d{2},      nn::Flatten{}, nn::Linear{16 * 13 * 13, 10}};
     ok &= allocates_nothing("Conv2d by Winograd F(2x2, 3x3)", winograd, ds, threads);
+    ForwardOnly forward_only;
+    ok &= allocates_nothing("a forward-only model (recorded graph, functional ops, add, cat, view)", forward_only, ds,
+                            threads);
   }
   ok &= optimizers_allocate_nothing(ds);
   // The counter itself works: a vector (operator new) and std::aligned_alloc (a Tensor's storage)

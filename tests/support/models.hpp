@@ -71,7 +71,7 @@ void train_steps(Model& model, Optimizer& optimizer, Loader& loader, int steps) 
   int done = 0;
   for (const auto& [images, labels] : loader) {
     if (done++ == steps) break;
-    const auto& logits = model.forward(images);
+    const auto& logits = ember::nn::detail::call_forward(model, images);  // model(images) for a Module
     criterion.forward(logits, labels);
     if constexpr (requires { model.zero_grad(); }) model.zero_grad();  // the model's zero_grad allocates nothing too
     optimizer.zero_grad();
