@@ -135,6 +135,43 @@ TEST_CASE("forward-only models pass the gradient check, and it fails on a wrong 
   }
 }
 
+TEST_CASE("every layer prints PyTorch's repr", "[graph][repr]") {
+  // Expected strings: repr() of the same layers in torch 1.13 (nn.Linear(784, 128), ...).
+  const auto check = [](const auto& layer, const std::string& torch) {
+    std::ostringstream out;
+    out << layer;
+    CHECK(out.str() == torch);
+  };
+  check(nn::Linear<>(784,128), "Linear(in_features=784, out_features=128, bias=True)");
+  check(nn::Linear<>(3,4,false), "Linear(in_features=3, out_features=4, bias=False)");
+  check(nn::Conv2d<>(1,32,3), "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))");
+  check(nn::Conv2d<>(1,32,3,{.stride=1}), "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))");
+  check(nn::Conv2d<>(6,16,5,{.padding=2}), "Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))");
+  check(nn::Conv2d<>(4,8,nn::Size2(3,5),{.stride=2,.padding={1,2},.dilation=2,.groups=2,.bias=false}), "Conv2d(4, 8, kernel_size=(3, 5), stride=(2, 2), padding=(1, 2), dilation=(2, 2), groups=2, bias=False)");
+  check(nn::MaxPool2d<>(2), "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+  check(nn::MaxPool2d<>(3,nn::Size2(2),1,{.ceil_mode=true}), "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)");
+  check(nn::MaxPool2d<>(nn::Size2(2,3)), "MaxPool2d(kernel_size=(2, 3), stride=(2, 3), padding=0, dilation=1, ceil_mode=False)");
+  check(nn::AvgPool2d<>(2), "AvgPool2d(kernel_size=2, stride=2, padding=0)");
+  check(nn::AvgPool2d<>(3,nn::Size2(2),1,{.ceil_mode=true,.count_include_pad=false}), "AvgPool2d(kernel_size=3, stride=2, padding=1)");
+  check(nn::AdaptiveAvgPool2d<>(1), "AdaptiveAvgPool2d(output_size=1)");
+  check(nn::AdaptiveAvgPool2d<>(nn::Size2(2,3)), "AdaptiveAvgPool2d(output_size=(2, 3))");
+  check(nn::ReLU<>(), "ReLU()");
+  check(nn::Sigmoid<>(), "Sigmoid()");
+  check(nn::Tanh<>(), "Tanh()");
+  check(nn::LeakyReLU<>(), "LeakyReLU(negative_slope=0.01)");
+  check(nn::LeakyReLU<>(0.2), "LeakyReLU(negative_slope=0.2)");
+  check(nn::GELU<>(), "GELU(approximate='none')");
+  check(nn::GELU<>("tanh"), "GELU(approximate='tanh')");
+  check(nn::Softmax<>(1), "Softmax(dim=1)");
+  check(nn::LogSoftmax<>(1), "LogSoftmax(dim=1)");
+  check(nn::Flatten<>(), "Flatten(start_dim=1, end_dim=-1)");
+  check(nn::Flatten<>(0,2), "Flatten(start_dim=0, end_dim=2)");
+  check(nn::Dropout<>(0.25), "Dropout(p=0.25, inplace=False)");
+  check(nn::Dropout<>(), "Dropout(p=0.5, inplace=False)");
+  check(nn::BatchNorm1d<>(10), "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+  check(nn::BatchNorm2d<>(16, {.eps=1e-3, .momentum=std::nullopt, .affine=false, .track_running_stats=false}), "BatchNorm2d(16, eps=0.001, momentum=None, affine=False, track_running_stats=False)");
+}
+
 TEST_CASE("a model prints PyTorch's repr", "[graph][repr]") {
   // Expected strings: repr() of the same modules in torch 1.13.
   MainPyNet net;
