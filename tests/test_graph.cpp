@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -133,6 +134,70 @@ TEST_CASE("forward-only models pass the gradient check, and it fails on a wrong 
     } wrong;
     CHECK_FALSE(nn::gradcheck(wrong, random({2, 6}, 5)).ok);
   }
+}
+
+// One op of nn::functional applied to x, in a model of its own.
+struct Apply : nn::Module<double> {
+  std::function<const Tn&(const Tn&)> op;
+  EMBER_MODULE(Apply)
+  explicit Apply(std::function<const Tn&(const Tn&)> f) : op(std::move(f)) { set_needs_input_grad(true); }
+  const Tn& forward(const Tn& x) override { return op(x); }
+};
+
+TEST_CASE("each functional op gives its layer's values and gradients, and passes the gradient check", "[graph]") {
+  // The layers' own golden tests (torch 1.13) then hold for the ops: an op runs the same layer.
+  const auto same = [](const std::function<const Tn&(const Tn&)>& op, nn::Module<double>& layer, const Shape& in) {
+    const Tn x = random(in, 11);
+    Apply model(op);
+    const Tn y = model(x);
+    const Tn dy = random(y.shape(), 12);
+    const Tn dx = model.backward(dy);
+    layer.set_needs_input_grad(true);
+    const Tn& y_layer = layer.forward(x);
+    CHECK((y.array() == y_layer.array()).all());
+    CHECK((dx.array() == layer.backward(dy).array()).all());
+    const auto r = nn::gradcheck(model, x);
+    INFO(r.report);
+    CHECK(r.ok);
+    CHECK(r.checked == x.numel());
+  };
+  nn::LeakyReLU<T> leaky(0.2);
+  same([](const Tn& x) -> const Tn& { return F::leaky_relu(x, 0.2); }, leaky, {3, 7});
+  nn::Sigmoid<T> sigmoid;
+  same([](const Tn& x) -> const Tn& { return F::sigmoid(x); }, sigmoid, {3, 7});
+  nn::Tanh<T> tanh;
+  same([](const Tn& x) -> const Tn& { return F::tanh(x); }, tanh, {3, 7});
+  nn::GELU<T> gelu("tanh");
+  same([](const Tn& x) -> const Tn& { return F::gelu(x, "tanh"); }, gelu, {3, 7});
+  nn::GELU<T> gelu_erf;
+  same([](const Tn& x) -> const Tn& { return F::gelu(x); }, gelu_erf, {3, 7});
+  nn::Softmax<T> softmax(1);
+  same([](const Tn& x) -> const Tn& { return F::softmax(x, 1); }, softmax, {3, 5});
+  nn::LogSoftmax<T> log_softmax(-1);
+  same([](const Tn& x) -> const Tn& { return F::log_softmax(x, -1); }, log_softmax, {2, 3, 4});
+  nn::AvgPool2d<T> avg(3, 2, 1, {.ceil_mode = true});
+  same([](const Tn& x) -> const Tn& { return F::avg_pool2d(x, 3, 2, 1, {.ceil_mode = true}); }, avg, {2, 2, 7, 7});
+  nn::MaxPool2d<T> max(nn::Size2(2, 3));
+  same([](const Tn& x) -> const Tn& { return F::max_pool2d(x, {2, 3}); }, max, {2, 2, 6, 6});
+  nn::Flatten<T> flatten(0, 2);
+  same([](const Tn& x) -> const Tn& { return F::flatten(x, 0, 2); }, flatten, {2, 3, 2, 2});
+  nn::ReLU<T> relu;
+  same([](const Tn& x) -> const Tn& { return F::view(F::relu(F::reshape(x, {-1, 4})), {2, 6}); }, relu, {2, 6});
+
+  // dropout: a mask of 0 and 1 / (1 - p) in training, the input itself otherwise.
+  Apply drop([](const Tn& x) -> const Tn& { return F::dropout(x, 0.25); });
+  const Tn x = random({40, 50}, 3);
+  const Tn& y = drop(x);
+  index_t zeros = 0;
+  for (index_t i = 0; i < x.numel(); ++i) {
+    const double v = y.data()[i];
+    zeros += v == 0;
+    if (v != 0) CHECK(v == Approx(x.data()[i] / 0.75).epsilon(1e-15));
+  }
+  CHECK(zeros > 400);  // 25% of 2,000
+  CHECK(zeros < 600);
+  Apply off([](const Tn& x) -> const Tn& { return F::dropout(x, 0.25, false); });
+  CHECK(&off(x) == &x);
 }
 
 TEST_CASE("every layer prints PyTorch's repr", "[graph][repr]") {

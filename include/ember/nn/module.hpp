@@ -884,7 +884,7 @@ decltype(auto) call_forward(M& model, const X& x) {
   using ::ember::nn::Module<typename Class::value_type>::forward;                                   \
   std::string_view type_name() const override { return #Class; }                                    \
   void visit_children(::ember::nn::ChildVisitor<typename Class::value_type>& ember_visitor_) override { \
-    ::ember::nn::detail::visit_members(ember_visitor_, #__VA_ARGS__, __VA_ARGS__);                  \
+    ::ember::nn::detail::visit_members(ember_visitor_, #__VA_ARGS__ __VA_OPT__(, ) __VA_ARGS__);    \
   }
 
 namespace detail {
@@ -898,7 +898,7 @@ inline std::string_view next_member_name(std::string_view& names) {
   return name;
 }
 template <class T, class... Members>
-void visit_members(ChildVisitor<T>& v, std::string_view names, Members&... members) {
+void visit_members([[maybe_unused]] ChildVisitor<T>& v, [[maybe_unused]] std::string_view names, Members&... members) {
   static_assert((std::is_base_of_v<Module<T>, Members> && ...),
                 "EMBER_MODULE: every member listed must be an nn::Module of the model's scalar type");
   (v.child(next_member_name(names), members), ...);
