@@ -36,9 +36,10 @@ struct Net : ember::nn::Module<float> {
   ember::nn::Linear<> fc{16 * 13 * 13, 10};
   EMBER_MODULE(Net, conv1, fc)
 
-  const Tensor& forward(const Tensor& x) override {                                // x: (N, 1, 28, 28)
-    const auto& h = ember::nn::functional::max_pool2d(ember::nn::functional::relu(conv1(x)), 2);  // (N, 16, 13, 13)
-    return fc(ember::nn::functional::flatten(h, 1));                               // logits: (N, 10)
+  const Tensor& forward(const Tensor& x) override {  // x: (N, 1, 28, 28)
+    namespace F = ember::nn::functional;
+    const auto& h = F::max_pool2d(F::relu(conv1(x)), 2);  // h: (N, 16, 13, 13)
+    return fc(F::flatten(h, 1));                         // logits: (N, 10)
   }
 };
 
