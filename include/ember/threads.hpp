@@ -70,6 +70,44 @@ inline int thread_index() {
 #endif
 }
 
+// OpenMP's static schedule: thread t of nt takes [begin, end) of [0, n), the first n % nt threads
+// one more than the others (libgomp's split, so results match a `parallel for schedule(static)`).
+inline void static_block(index_t n, index_t t, index_t nt, index_t& begin, index_t& end) {
+  const index_t q = n / nt, r = n % nt;
+  begin = t * q + std::min(t, r);
+  end = begin + q + (t < r ? 1 : 0);
+}
+
+// Runs f(t, nt) on each thread t of a team of nt, or f(0, 1) on the calling thread when
+// `parallel` is false, one thread is set, or a team is already running. A region is only ever
+// entered with the process's thread count: libgomp makes a new team (heap allocations, and a
+// wake-up that costs more than small work) whenever a region's team size differs from the last
+// one's, a team of one included, so small work runs here rather than in a region `if(false)`.
+template <class F>
+void on_threads(bool parallel, F&& f) {
+#if defined(_OPENMP)
+  const int threads = get_num_threads();
+  if (parallel && threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(threads)
+    f(static_cast<index_t>(omp_get_thread_num()), static_cast<index_t>(omp_get_num_threads()));
+    return;
+  }
+#endif
+  (void)parallel;
+  f(index_t{0}, index_t{1});
+}
+
+// f(begin, end) over [0, n) in static blocks, one per thread (on the calling thread when
+// `parallel` is false).
+template <class F>
+void parallel_for(index_t n, bool parallel, F&& f) {
+  on_threads(parallel && n > 1, [&](index_t t, index_t nt) {
+    index_t begin, end;
+    static_block(n, t, nt, begin, end);
+    if (begin < end) f(begin, end);
+  });
+}
+
 // Splits [0, n) into one contiguous block per thread (fewer when a block would be smaller than
 // min_block; one when the whole job is smaller than parallel_min_work, as waking the other
 // threads costs more than it saves) and calls f(begin, end) for each, in parallel. The blocks depend only on n and the
@@ -86,8 +124,10 @@ void parallel_blocks(index_t n, index_t min_block, index_t work, F&& f) {
     f(index_t{0}, n);
     return;
   }
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(blocks))
-  for (index_t b = 0; b < blocks; ++b) f(n * b / blocks, n * (b + 1) / blocks);
+  // The whole team (one team size per process); threads past the last block wait.
+  on_threads(true, [&](index_t t, index_t nt) {
+    for (index_t b = t; b < blocks; b += nt) f(n * b / blocks, n * (b + 1) / blocks);
+  });
 }
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "ember/kernels/simd.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::kernels {
 
@@ -37,29 +38,32 @@ inline bool replaces(T v, T cur) {
 // vmax, voff: (rows, W) scratch. argmax gets offsets in x.
 template <class T>
 void maxpool_2x2_even(const T* x, T* y, std::int32_t* argmax, T* vmax, std::int32_t* voff, index_t rows, index_t w) {
-#pragma omp parallel for schedule(static) if (rows * w > (1 << 15))
-  for (index_t r = 0; r < rows; ++r) {
-    const T* upper = x + 2 * r * w;
-    const T* lower = upper + w;
-    T* vm = vmax + r * w;
-    std::int32_t* vo = voff + r * w;
-    const auto upper_offset = static_cast<std::int32_t>(2 * r * w), wi = static_cast<std::int32_t>(w);
-#pragma omp simd
-    for (index_t c = 0; c < w; ++c) {
-      const bool low = replaces(lower[c], upper[c]);
-      vm[c] = low ? lower[c] : upper[c];
-      vo[c] = upper_offset + static_cast<std::int32_t>(c) + (low ? wi : 0);
+  ember::detail::parallel_for(rows, rows * w > (1 << 15), [&](index_t r_begin, index_t r_end) {
+    for (index_t r = r_begin; r < r_end; ++r) {
+      const T* upper = x + 2 * r * w;
+      const T* lower = upper + w;
+      T* vm = vmax + r * w;
+      std::int32_t* vo = voff + r * w;
+      const auto upper_offset = static_cast<std::int32_t>(2 * r * w), wi = static_cast<std::int32_t>(w);
+  #pragma omp simd
+      for (index_t c = 0; c < w; ++c) {
+        const bool low = replaces(lower[c], upper[c]);
+        vm[c] = low ? lower[c] : upper[c];
+        vo[c] = upper_offset + static_cast<std::int32_t>(c) + (low ? wi : 0);
+      }
     }
-  }
+  });
   const index_t n = rows * (w / 2);
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-  for (index_t k = 0; k < n; ++k) {
-    const T left = vmax[2 * k], right = vmax[2 * k + 1];
-    const std::int32_t lo = voff[2 * k], ro = voff[2 * k + 1];
-    const bool take_right = replaces(right, left) | ((right == left) & (ro < lo));
-    y[k] = take_right ? right : left;
-    argmax[k] = take_right ? ro : lo;
-  }
+  ember::detail::parallel_for(n, n > (1 << 15), [&](index_t k_begin, index_t k_end) {
+#pragma omp simd
+    for (index_t k = k_begin; k < k_end; ++k) {
+      const T left = vmax[2 * k], right = vmax[2 * k + 1];
+      const std::int32_t lo = voff[2 * k], ro = voff[2 * k + 1];
+      const bool take_right = replaces(right, left) | ((right == left) & (ro < lo));
+      y[k] = take_right ? right : left;
+      argmax[k] = take_right ? ro : lo;
+    }
+  });
 }
 
 // The same for planes at most a packet wide (LeNet's second pool: 10), where a loop over one
@@ -74,21 +78,25 @@ template <class T>
 void maxpool_2x2_narrow(const T* x, T* y, std::int32_t* argmax, T* h, std::int32_t* hoff, T* v, std::int32_t* voff,
                         index_t rows, index_t w) {
   const index_t ow = w / 2, half = 2 * rows * ow;
-#pragma omp parallel for simd schedule(static) if (half > (1 << 15))
-  for (index_t q = 0; q < half; ++q) {
-    const T left = x[2 * q], right = x[2 * q + 1];
-    const bool take_right = replaces(right, left);
-    h[q] = take_right ? right : left;
-    hoff[q] = static_cast<std::int32_t>(2 * q) + (take_right ? 1 : 0);
-  }
+  ember::detail::parallel_for(half, half > (1 << 15), [&](index_t q_begin, index_t q_end) {
+#pragma omp simd
+    for (index_t q = q_begin; q < q_end; ++q) {
+      const T left = x[2 * q], right = x[2 * q + 1];
+      const bool take_right = replaces(right, left);
+      h[q] = take_right ? right : left;
+      hoff[q] = static_cast<std::int32_t>(2 * q) + (take_right ? 1 : 0);
+    }
+  });
   const index_t pairs = half - ow;
-#pragma omp parallel for simd schedule(static) if (pairs > (1 << 15))
-  for (index_t q = 0; q < pairs; ++q) {
-    const T upper = h[q], lower = h[q + ow];
-    const bool take_lower = replaces(lower, upper);
-    v[q] = take_lower ? lower : upper;
-    voff[q] = take_lower ? hoff[q + ow] : hoff[q];
-  }
+  ember::detail::parallel_for(pairs, pairs > (1 << 15), [&](index_t q_begin, index_t q_end) {
+#pragma omp simd
+    for (index_t q = q_begin; q < q_end; ++q) {
+      const T upper = h[q], lower = h[q + ow];
+      const bool take_lower = replaces(lower, upper);
+      v[q] = take_lower ? lower : upper;
+      voff[q] = take_lower ? hoff[q + ow] : hoff[q];
+    }
+  });
   simd::copy_runs(v, 2 * ow, y, ow, rows, v + half + simd::lanes<T>);
   simd::copy_runs(voff, 2 * ow, argmax, ow, rows, voff + half + simd::lanes<std::int32_t>);
 }

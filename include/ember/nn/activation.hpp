@@ -16,6 +16,7 @@
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 namespace detail {
@@ -35,8 +36,9 @@ class Pointwise : public Module<T> {
     const T* in = x.data();
     T* out = saved.y.data();
     const index_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
-    for (index_t i = 0; i < n; ++i) out[i] = f.value(in[i]);
+    ember::detail::parallel_for(n, n > (1 << 15), [&](index_t i_begin, index_t i_end) {
+      for (index_t i = i_begin; i < i_end; ++i) out[i] = f.value(in[i]);
+    });
     if constexpr (reads_x)
       if (this->training_) saved.x.save(x);
     return saved.y;
@@ -56,8 +58,9 @@ class Pointwise : public Module<T> {
     const T* g = dy.data();
     T* out = saved.dx.data();
     const index_t n = dy.numel();
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
-    for (index_t i = 0; i < n; ++i) out[i] = g[i] * f.slope(x[i], y[i]);
+    ember::detail::parallel_for(n, n > (1 << 15), [&](index_t i_begin, index_t i_end) {
+      for (index_t i = i_begin; i < i_end; ++i) out[i] = g[i] * f.slope(x[i], y[i]);
+    });
     return saved.dx;
   }
 

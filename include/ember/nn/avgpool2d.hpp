@@ -14,6 +14,7 @@
 #include "ember/nn/conv2d.hpp"  // Size2
 #include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 namespace detail {
@@ -38,8 +39,9 @@ class AvgPoolBase : public Module<T> {
     const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
     const T* in = input.data();
     T* out = saved.y.data();
-#pragma omp parallel for schedule(static) if (g.planes * in_plane > (1 << 15))
-    for (index_t p = 0; p < g.planes; ++p) self().plane_forward(in + p * in_plane, out + p * out_plane, g);
+    ember::detail::parallel_for(g.planes, g.planes * in_plane > (1 << 15), [&](index_t p_begin, index_t p_end) {
+      for (index_t p = p_begin; p < p_end; ++p) self().plane_forward(in + p * in_plane, out + p * out_plane, g);
+    });
     return saved.y;
   }
 
@@ -53,8 +55,9 @@ class AvgPoolBase : public Module<T> {
     const index_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
     const T* in = dy.data();
     T* out = saved.dx.data();
-#pragma omp parallel for schedule(static) if (g.planes * in_plane > (1 << 15))
-    for (index_t p = 0; p < g.planes; ++p) self().plane_backward(in + p * out_plane, out + p * in_plane, g);
+    ember::detail::parallel_for(g.planes, g.planes * in_plane > (1 << 15), [&](index_t p_begin, index_t p_end) {
+      for (index_t p = p_begin; p < p_end; ++p) self().plane_backward(in + p * out_plane, out + p * in_plane, g);
+    });
     return saved.dx;
   }
 

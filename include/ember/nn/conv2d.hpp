@@ -107,32 +107,33 @@ class Conv2d : public Module<T> {
     const auto layout = kernels::PaddedLayout::of<T>(g);
     if (stride1) padded_.resize_uninitialized({threads, layout.size});
     T* const padded = stride1 ? padded_.data() : nullptr;
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
-    for (index_t n = 0; n < g.n; ++n) {
-      T* col = cols + (keep ? n : ember::detail::thread_index()) * k * p;
-      if (stride1) {
-        T* xp = padded + ember::detail::thread_index() * layout.size;
-        kernels::pad_into(x.data() + n * in_sample, xp, g, layout);
-        kernels::im2col_stride1(xp, col, g, layout);
-      } else {
-        kernels::im2col(x.data() + n * in_sample, col, g);
-      }
-      for (index_t gi = 0; gi < groups; ++gi) {
-        const T* w_g = w + gi * og * kg;  // (og, kg)
-        const T* col_g = col + gi * kg * p;  // (kg, p)
-        T* y_g = y_data + (n * out_ + gi * og) * p;  // (og, p)
-        const T* b_g = b ? b + gi * og : nullptr;
-        if (small_patch) {  // y_g = w_g col_g + b_g, by the register-blocked kernel
-          kernels::gemm_ab(w_g, col_g, y_g, og, p, {.ars = kg, .acs = 1, .ldb = p, .ldc = p, .k = kg}, b_g);
+    ember::detail::parallel_for(g.n, g.n > 1, [&](index_t n_begin, index_t n_end) {
+      for (index_t n = n_begin; n < n_end; ++n) {
+        T* col = cols + (keep ? n : ember::detail::thread_index()) * k * p;
+        if (stride1) {
+          T* xp = padded + ember::detail::thread_index() * layout.size;
+          kernels::pad_into(x.data() + n * in_sample, xp, g, layout);
+          kernels::im2col_stride1(xp, col, g, layout);
         } else {
-          // y_g^T (OH*OW, og) = col_g^T w_g^T: the same memory seen column-major, so the GEMM's long
-          // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
-          ColMap y_t(y_g, p, og);
-          y_t.noalias() = ConstColMap(col_g, p, kg) * ConstColMap(w_g, kg, og);
-          if (b_g) y_t.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b_g, og);
+          kernels::im2col(x.data() + n * in_sample, col, g);
+        }
+        for (index_t gi = 0; gi < groups; ++gi) {
+          const T* w_g = w + gi * og * kg;  // (og, kg)
+          const T* col_g = col + gi * kg * p;  // (kg, p)
+          T* y_g = y_data + (n * out_ + gi * og) * p;  // (og, p)
+          const T* b_g = b ? b + gi * og : nullptr;
+          if (small_patch) {  // y_g = w_g col_g + b_g, by the register-blocked kernel
+            kernels::gemm_ab(w_g, col_g, y_g, og, p, {.ars = kg, .acs = 1, .ldb = p, .ldc = p, .k = kg}, b_g);
+          } else {
+            // y_g^T (OH*OW, og) = col_g^T w_g^T: the same memory seen column-major, so the GEMM's long
+            // side is OH*OW rather than C_out (Eigen's kernel is 48 rows tall; C_out is 6 or 16).
+            ColMap y_t(y_g, p, og);
+            y_t.noalias() = ConstColMap(col_g, p, kg) * ConstColMap(w_g, kg, og);
+            if (b_g) y_t.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b_g, og);
+          }
         }
       }
-    }
+    });
     return saved.y;
   }
   const Tensor<T>& forward(Tensor<T>&&) = delete;  // keep the input alive, as for Linear
@@ -176,13 +177,12 @@ class Conv2d : public Module<T> {
     const T* const cols = recompute ? nullptr : std::as_const(saved.cols).data();
     T* const cols_scratch = recompute ? cols_.data() : nullptr;
     const index_t in_sample = g.c * g.h * g.w;
-#pragma omp parallel num_threads(static_cast<int>(threads)) if (g.n > 1)
-    {
-      const index_t t = ember::detail::thread_index();
+    ember::detail::on_threads(g.n > 1, [&](index_t t, index_t nt) {
       T* dw_t = partial_dw + t * out_ * kg * dw_width;
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db + t * out_, out_);
-#pragma omp for schedule(static)
-      for (index_t n = 0; n < g.n; ++n) {
+      index_t begin, end;
+      ember::detail::static_block(g.n, t, nt, begin, end);
+      for (index_t n = begin; n < end; ++n) {
         typename Tensor<T>::ConstSliceMap dy_n(dy.data() + n * out_ * p, out_, p);
         const T* col = recompute ? cols_scratch + t * k * p : cols + n * k * p;
         if (recompute) {  // the forward's im2col of sample n again (xp is free again after it)
@@ -224,7 +224,7 @@ class Conv2d : public Module<T> {
           }
         }
       }
-    }
+    });
     using Partial = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     for (index_t t = 0; t < threads; ++t) {
       weight_.grad.array() +=
@@ -326,10 +326,11 @@ class Conv2d : public Module<T> {
     T* const scratch = winograd_scratch_.data();
     const T* const b = options_.bias ? std::as_const(bias_.value).data() : nullptr;
     T* const y = saved.y.data();
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (g.n > 1)
-    for (index_t n = 0; n < g.n; ++n)
-      kernels::winograd::forward(x.data() + n * in_sample, u, b, plan, scratch + ember::detail::thread_index() * scratch_size,
-                                 y + n * out_sample);
+    ember::detail::parallel_for(g.n, g.n > 1, [&](index_t n_begin, index_t n_end) {
+      for (index_t n = n_begin; n < n_end; ++n)
+        kernels::winograd::forward(x.data() + n * in_sample, u, b, plan, scratch + ember::detail::thread_index() * scratch_size,
+                                   y + n * out_sample);
+    });
     return saved.y;
   }
 
@@ -354,18 +355,17 @@ class Conv2d : public Module<T> {
     T* const partial_du = partial_dw_.data();
     T* const partial_db = partial_db_.data();
     T* const dx = need_dx ? saved.dx.data() : nullptr;
-#pragma omp parallel num_threads(static_cast<int>(threads)) if (g.n > 1)
-    {
-      const index_t t = ember::detail::thread_index();
+    ember::detail::on_threads(g.n > 1, [&](index_t t, index_t nt) {
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> db(partial_db + t * out_, out_);
-#pragma omp for schedule(static)
-      for (index_t n = 0; n < g.n; ++n) {
+      index_t begin, end;
+      ember::detail::static_block(g.n, t, nt, begin, end);
+      for (index_t n = begin; n < end; ++n) {
         const T* dy_n = dy.data() + n * out_ * p;
         kernels::winograd::backward(x.data() + n * in_sample, dy_n, ut, plan, scratch + t * scratch_size,
                                     partial_du + t * plan.weights_size(), dx ? dx + n * in_sample : nullptr);
         if (options_.bias) db += typename Tensor<T>::ConstSliceMap(dy_n, out_, p).rowwise().sum().array();
       }
-    }
+    });
     auto du = partial_dw_.matrix();  // (threads, 16 C_out C_in)
     for (index_t t = 1; t < threads; ++t) du.row(0) += du.row(t);
     kernels::winograd::add_weight_gradient(partial_du, plan, weight_.grad.data());

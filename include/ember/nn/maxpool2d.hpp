@@ -15,6 +15,7 @@
 #include "ember/nn/conv2d.hpp"  // Size2
 #include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 
@@ -69,10 +70,11 @@ class MaxPool2d : public Module<T> {
         kernels::maxpool_2x2_even(input.data(), y_data, argmax_data, vmax_.data(), voff_.data(), rows, geo.w);
       }
     } else {
-#pragma omp parallel for schedule(static) if (planes * in_plane > (1 << 15))
-      for (index_t p = 0; p < planes; ++p)
-        kernels::maxpool_plane(input.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
-                              p * in_plane);
+      ember::detail::parallel_for(planes, planes * in_plane > (1 << 15), [&](index_t p_begin, index_t p_end) {
+        for (index_t p = p_begin; p < p_end; ++p)
+          kernels::maxpool_plane(input.data() + p * in_plane, y_data + p * out_plane, argmax_data + p * out_plane, geo,
+                                p * in_plane);
+      });
     }
     return y;
   }
@@ -86,13 +88,14 @@ class MaxPool2d : public Module<T> {
     saved.dx.resize_uninitialized(saved.x_shape);
     T* const dx = saved.dx.data();
     const index_t in_plane = geo.h * geo.w, out_plane = geo.oh * geo.ow;
-#pragma omp parallel for schedule(static) if (geo.planes * in_plane > (1 << 15))
-    for (index_t p = 0; p < geo.planes; ++p) {  // a plane's windows touch only that plane: no races
-      std::fill_n(dx + p * in_plane, in_plane, T(0));
-      const T* g = dy.data() + p * out_plane;
-      const std::int32_t* at = std::as_const(saved.argmax).data() + p * out_plane;
-      for (index_t i = 0; i < out_plane; ++i) dx[at[i]] += g[i];
-    }
+    ember::detail::parallel_for(geo.planes, geo.planes * in_plane > (1 << 15), [&](index_t p_begin, index_t p_end) {
+      for (index_t p = p_begin; p < p_end; ++p) {  // a plane's windows touch only that plane: no races
+        std::fill_n(dx + p * in_plane, in_plane, T(0));
+        const T* g = dy.data() + p * out_plane;
+        const std::int32_t* at = std::as_const(saved.argmax).data() + p * out_plane;
+        for (index_t i = 0; i < out_plane; ++i) dx[at[i]] += g[i];
+      }
+    });
     return saved.dx;
   }
 

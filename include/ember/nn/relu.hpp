@@ -7,6 +7,7 @@
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 
@@ -22,8 +23,10 @@ class ReLU : public Module<T> {
     const T* in = x.data();
     T* out = y.data();
     const index_t n = x.numel();
-#pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
-    for (index_t i = 0; i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
+    ember::detail::parallel_for(n, n > (1 << 16), [&](index_t i_begin, index_t i_end) {
+#pragma omp simd
+      for (index_t i = i_begin; i < i_end; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
+    });
     return y;
   }
 
@@ -38,8 +41,13 @@ class ReLU : public Module<T> {
     const T* g = dy.data();
     T* out = saved.dx.data();
     const index_t n = dy.numel();
-#pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
-    for (index_t i = 0; i < n; ++i) out[i] = y[i] > T(0) ? g[i] : T(0);
+    ember::detail::parallel_for(n, n > (1 << 16), [&](index_t i_begin, index_t i_end) {
+#pragma omp simd
+      for (index_t i = i_begin; i < i_end; ++i) {
+        const T gi = g[i];  // loaded whatever y says, so the select vectorizes
+        out[i] = y[i] > T(0) ? gi : T(0);
+      }
+    });
     return saved.dx;
   }
 

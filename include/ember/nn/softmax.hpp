@@ -10,6 +10,7 @@
 #include "ember/error.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::nn {
 namespace detail {
@@ -36,27 +37,28 @@ SoftmaxGeometry softmax_geometry(const L& layer, const Shape& x, int dim) {
 template <bool log, class T>
 void softmax_forward(const T* x, T* y, const SoftmaxGeometry& g) {
   const index_t slices = g.outer * g.inner;
-#pragma omp parallel for schedule(static) if (slices * g.size > (1 << 15))
-  for (index_t s = 0; s < slices; ++s) {
-    const index_t o = s / g.inner, i = s % g.inner;
-    const T* in = x + o * g.size * g.inner + i;
-    T* out = y + o * g.size * g.inner + i;
-    T m = in[0];
-    for (index_t k = 1; k < g.size; ++k) m = std::max(m, in[k * g.inner]);
-    T sum = 0;
-    for (index_t k = 0; k < g.size; ++k) {
-      const T e = std::exp(in[k * g.inner] - m);
-      sum += e;
-      if constexpr (!log) out[k * g.inner] = e;
+  ember::detail::parallel_for(slices, slices * g.size > (1 << 15), [&](index_t s_begin, index_t s_end) {
+    for (index_t s = s_begin; s < s_end; ++s) {
+      const index_t o = s / g.inner, i = s % g.inner;
+      const T* in = x + o * g.size * g.inner + i;
+      T* out = y + o * g.size * g.inner + i;
+      T m = in[0];
+      for (index_t k = 1; k < g.size; ++k) m = std::max(m, in[k * g.inner]);
+      T sum = 0;
+      for (index_t k = 0; k < g.size; ++k) {
+        const T e = std::exp(in[k * g.inner] - m);
+        sum += e;
+        if constexpr (!log) out[k * g.inner] = e;
+      }
+      if constexpr (log) {
+        const T shift = m + std::log(sum);  // log_softmax = x - max - log(sum exp(x - max))
+        for (index_t k = 0; k < g.size; ++k) out[k * g.inner] = in[k * g.inner] - shift;
+      } else {
+        const T inv = T(1) / sum;
+        for (index_t k = 0; k < g.size; ++k) out[k * g.inner] *= inv;
+      }
     }
-    if constexpr (log) {
-      const T shift = m + std::log(sum);  // log_softmax = x - max - log(sum exp(x - max))
-      for (index_t k = 0; k < g.size; ++k) out[k * g.inner] = in[k * g.inner] - shift;
-    } else {
-      const T inv = T(1) / sum;
-      for (index_t k = 0; k < g.size; ++k) out[k * g.inner] *= inv;
-    }
-  }
+  });
 }
 
 // From y and dy along the slices of g:
@@ -65,19 +67,20 @@ void softmax_forward(const T* x, T* y, const SoftmaxGeometry& g) {
 template <bool log, class T>
 void softmax_backward(const T* y, const T* dy, T* dx, const SoftmaxGeometry& g) {
   const index_t slices = g.outer * g.inner;
-#pragma omp parallel for schedule(static) if (slices * g.size > (1 << 15))
-  for (index_t s = 0; s < slices; ++s) {
-    const index_t base = (s / g.inner) * g.size * g.inner + s % g.inner;
-    T sum = 0;
-    for (index_t k = 0; k < g.size; ++k) {
-      const index_t at = base + k * g.inner;
-      sum += log ? dy[at] : dy[at] * y[at];
+  ember::detail::parallel_for(slices, slices * g.size > (1 << 15), [&](index_t s_begin, index_t s_end) {
+    for (index_t s = s_begin; s < s_end; ++s) {
+      const index_t base = (s / g.inner) * g.size * g.inner + s % g.inner;
+      T sum = 0;
+      for (index_t k = 0; k < g.size; ++k) {
+        const index_t at = base + k * g.inner;
+        sum += log ? dy[at] : dy[at] * y[at];
+      }
+      for (index_t k = 0; k < g.size; ++k) {
+        const index_t at = base + k * g.inner;
+        dx[at] = log ? dy[at] - std::exp(y[at]) * sum : y[at] * (dy[at] - sum);
+      }
     }
-    for (index_t k = 0; k < g.size; ++k) {
-      const index_t at = base + k * g.inner;
-      dx[at] = log ? dy[at] - std::exp(y[at]) * sum : y[at] * (dy[at] - sum);
-    }
-  }
+  });
 }
 
 // Softmax and LogSoftmax: the same layer but for the function and its name.

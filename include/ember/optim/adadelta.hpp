@@ -20,6 +20,7 @@
 #include "ember/nn/module.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::optim {
 
@@ -112,23 +113,24 @@ class Adadelta final : public Optimizer<T> {
     using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     constexpr index_t chunk = 2048;
     const index_t chunks = (s.n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
-    for (index_t k = 0; k < chunks; ++k) {
-      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
-      Map p(s.p + first, len), v(s.v + first, len), u(s.u + first, len);
-      ConstMap grad(s.grad + first, len);
-      T buffer[chunk];  // delta of this chunk
-      Map delta(buffer, len);
-      if constexpr (Decay) {
-        v = v * c.rho + c.one_minus_rho * (grad + c.weight_decay * p) * (grad + c.weight_decay * p);
-        delta = (u + c.eps).sqrt() / (v + c.eps).sqrt() * (grad + c.weight_decay * p);
-      } else {
-        v = v * c.rho + c.one_minus_rho * grad * grad;
-        delta = (u + c.eps).sqrt() / (v + c.eps).sqrt() * grad;
+    ember::detail::parallel_for(chunks, s.n > (1 << 15), [&](index_t k_begin, index_t k_end) {
+      for (index_t k = k_begin; k < k_end; ++k) {
+        const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+        Map p(s.p + first, len), v(s.v + first, len), u(s.u + first, len);
+        ConstMap grad(s.grad + first, len);
+        T buffer[chunk];  // delta of this chunk
+        Map delta(buffer, len);
+        if constexpr (Decay) {
+          v = v * c.rho + c.one_minus_rho * (grad + c.weight_decay * p) * (grad + c.weight_decay * p);
+          delta = (u + c.eps).sqrt() / (v + c.eps).sqrt() * (grad + c.weight_decay * p);
+        } else {
+          v = v * c.rho + c.one_minus_rho * grad * grad;
+          delta = (u + c.eps).sqrt() / (v + c.eps).sqrt() * grad;
+        }
+        u = u * c.rho + c.one_minus_rho * delta * delta;
+        p += c.neg_lr * delta;
       }
-      u = u * c.rho + c.one_minus_rho * delta * delta;
-      p += c.neg_lr * delta;
-    }
+    });
   }
 
   AdadeltaOptions options_;

@@ -19,6 +19,7 @@
 #include "ember/nn/module.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::optim {
 
@@ -147,26 +148,27 @@ class Adam final : public Optimizer<T> {
     using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     constexpr index_t chunk = 2048;
     const index_t chunks = (s.n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
-    for (index_t k = 0; k < chunks; ++k) {
-      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
-      Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
-      ConstMap grad(s.grad + first, len);
-      if constexpr (Decay) {
-        m = m * c.beta1 + c.one_minus_beta1 * (grad + c.weight_decay * p);
-        v = v * c.beta2 + c.one_minus_beta2 * (grad + c.weight_decay * p).square();
-      } else {
-        m = m * c.beta1 + c.one_minus_beta1 * grad;
-        v = v * c.beta2 + c.one_minus_beta2 * grad.square();
+    ember::detail::parallel_for(chunks, s.n > (1 << 15), [&](index_t k_begin, index_t k_end) {
+      for (index_t k = k_begin; k < k_end; ++k) {
+        const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+        Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
+        ConstMap grad(s.grad + first, len);
+        if constexpr (Decay) {
+          m = m * c.beta1 + c.one_minus_beta1 * (grad + c.weight_decay * p);
+          v = v * c.beta2 + c.one_minus_beta2 * (grad + c.weight_decay * p).square();
+        } else {
+          m = m * c.beta1 + c.one_minus_beta1 * grad;
+          v = v * c.beta2 + c.one_minus_beta2 * grad.square();
+        }
+        if constexpr (Amsgrad) {
+          Map vmax(s.vmax + first, len);
+          vmax = vmax.max(v);
+          p -= c.step_size * (m / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps));
+        } else {
+          p -= c.step_size * (m / (v.sqrt() / c.bias_correction2_sqrt + c.eps));
+        }
       }
-      if constexpr (Amsgrad) {
-        Map vmax(s.vmax + first, len);
-        vmax = vmax.max(v);
-        p -= c.step_size * (m / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps));
-      } else {
-        p -= c.step_size * (m / (v.sqrt() / c.bias_correction2_sqrt + c.eps));
-      }
-    }
+    });
   }
 
   AdamOptions options_;

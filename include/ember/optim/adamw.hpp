@@ -21,6 +21,7 @@
 #include "ember/nn/module.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::optim {
 
@@ -140,22 +141,23 @@ class AdamW final : public Optimizer<T> {
     using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     constexpr index_t chunk = 2048;
     const index_t chunks = (s.n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
-    for (index_t k = 0; k < chunks; ++k) {
-      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
-      Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
-      ConstMap grad(s.grad + first, len);
-      p *= c.decay;
-      m = m * c.beta1 + c.one_minus_beta1 * grad;
-      v = v * c.beta2 + c.one_minus_beta2 * grad.square();
-      if constexpr (Amsgrad) {
-        Map vmax(s.vmax + first, len);
-        vmax = vmax.max(v);
-        p += (c.neg_step_size * m) / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps);
-      } else {
-        p += (c.neg_step_size * m) / (v.sqrt() / c.bias_correction2_sqrt + c.eps);
+    ember::detail::parallel_for(chunks, s.n > (1 << 15), [&](index_t k_begin, index_t k_end) {
+      for (index_t k = k_begin; k < k_end; ++k) {
+        const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+        Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
+        ConstMap grad(s.grad + first, len);
+        p *= c.decay;
+        m = m * c.beta1 + c.one_minus_beta1 * grad;
+        v = v * c.beta2 + c.one_minus_beta2 * grad.square();
+        if constexpr (Amsgrad) {
+          Map vmax(s.vmax + first, len);
+          vmax = vmax.max(v);
+          p += (c.neg_step_size * m) / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps);
+        } else {
+          p += (c.neg_step_size * m) / (v.sqrt() / c.bias_correction2_sqrt + c.eps);
+        }
       }
-    }
+    });
   }
 
   AdamWOptions options_;

@@ -21,6 +21,7 @@
 #include "ember/nn/module.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::optim {
 
@@ -139,31 +140,32 @@ class RMSprop final : public Optimizer<T> {
     using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     constexpr index_t chunk = 2048;
     const index_t chunks = (s.n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (s.n > (1 << 15))
-    for (index_t k = 0; k < chunks; ++k) {
-      const index_t first = k * chunk, len = std::min(chunk, s.n - first);
-      Map p(s.p + first, len), v(s.v + first, len);
-      ConstMap grad(s.grad + first, len);
-      T g_buffer[chunk], avg_buffer[chunk];  // g (with weight decay) and avg of this chunk
-      Map g(g_buffer, len), avg(avg_buffer, len);
-      if (c.weight_decay != T(0)) g = grad + c.weight_decay * p;
-      else g = grad;
-      v = v * c.alpha + c.one_minus_alpha * g * g;
-      if constexpr (Centered) {
-        Map a(s.a + first, len);
-        a = a * c.alpha + c.one_minus_alpha * g;
-        avg = (v + T(-1) * a * a).sqrt() + c.eps;
-      } else {
-        avg = v.sqrt() + c.eps;
+    ember::detail::parallel_for(chunks, s.n > (1 << 15), [&](index_t k_begin, index_t k_end) {
+      for (index_t k = k_begin; k < k_end; ++k) {
+        const index_t first = k * chunk, len = std::min(chunk, s.n - first);
+        Map p(s.p + first, len), v(s.v + first, len);
+        ConstMap grad(s.grad + first, len);
+        T g_buffer[chunk], avg_buffer[chunk];  // g (with weight decay) and avg of this chunk
+        Map g(g_buffer, len), avg(avg_buffer, len);
+        if (c.weight_decay != T(0)) g = grad + c.weight_decay * p;
+        else g = grad;
+        v = v * c.alpha + c.one_minus_alpha * g * g;
+        if constexpr (Centered) {
+          Map a(s.a + first, len);
+          a = a * c.alpha + c.one_minus_alpha * g;
+          avg = (v + T(-1) * a * a).sqrt() + c.eps;
+        } else {
+          avg = v.sqrt() + c.eps;
+        }
+        if constexpr (Momentum) {
+          Map b(s.b + first, len);
+          b = b * c.momentum + g / avg;
+          p += c.neg_lr * b;
+        } else {
+          p += c.neg_lr * g / avg;
+        }
       }
-      if constexpr (Momentum) {
-        Map b(s.b + first, len);
-        b = b * c.momentum + g / avg;
-        p += c.neg_lr * b;
-      } else {
-        p += c.neg_lr * g / avg;
-      }
-    }
+    });
   }
 
   RMSpropOptions options_;
