@@ -150,3 +150,45 @@ TEST_CASE("Linear matches the naive sums exactly around the kernels' tiles, pane
   check(0.0f);
   check(0.0);
 }
+
+TEST_CASE("Linear keeps its packed weights while they are unchanged, and repacks after a step or a load",
+          "[linear]") {
+  // y must always be x W^T + b with the weights of the moment; the naive sum is the reference.
+  const auto reference = [](nn::Linear<double>& fc, const Tensor<double>& x) {
+    const auto& w = std::as_const(fc.weight().value);
+    const auto& b = std::as_const(fc.bias().value);
+    Tensor<double> y({x.size(0), w.size(0)});
+    for (index_t r = 0; r < x.size(0); ++r)
+      for (index_t o = 0; o < w.size(0); ++o) {
+        double sum = b(o);
+        for (index_t i = 0; i < w.size(1); ++i) sum += x(r, i) * w(o, i);
+        y(r, o) = sum;
+      }
+    return y;
+  };
+  const auto close = [](const Tensor<double>& a, const Tensor<double>& b) {
+    return a.shape() == b.shape() && (a.array() - b.array()).abs().maxCoeff() < 1e-12;
+  };
+  manual_seed(4);
+  nn::Linear<double> fc(37, 21), other(37, 21);
+  const auto x = test::random_tensor<double>({3, 37}, 1);
+  fc.eval();
+  CHECK(close(fc(x), reference(fc, x)));
+  CHECK(close(fc(x), reference(fc, x)));  // from the kept packing
+  // An optimizer's step writes the weights: the next forward repacks.
+  fc.weight().grad.fill(1);
+  fc.bias().grad.fill(1);
+  optim::SGD sgd(fc.parameters(), {.lr = 0.5});
+  sgd.step();
+  CHECK(close(fc(x), reference(fc, x)));
+  // So does a load, and a write through the parameter.
+  fc.load_state_dict(other.state_dict());
+  CHECK(close(fc(x), reference(other, x)));
+  fc.bias().value(3) += 1;
+  CHECK(close(fc(x), reference(fc, x)));
+  // A copy packs its own.
+  nn::Linear<double> copy = fc;
+  copy.weight().value(0, 0) = 7;
+  CHECK(close(copy(x), reference(copy, x)));
+  CHECK(close(fc(x), reference(fc, x)));
+}

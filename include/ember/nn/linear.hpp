@@ -51,7 +51,12 @@ class Linear : public Module<T> {
     // (about 1.7x Eigen's GEMM on these shapes; docs/design.md). Each output is summed in the
     // same order however the work is split, so results do not depend on the thread count.
     const index_t panels = kernels::abt_panels<T>(out_features_);
-    packed_.resize_uninitialized({kernels::packed_abt_size<T>(out_features_, in_features_)});
+    // The packed W^T and b are kept while the parameters' versions say they did not change (an
+    // optimizer's step, a load or any non-const access bumps them): eval-mode inference packs
+    // once. A write through a pointer kept from an earlier data() call is not seen (as for the
+    // saved input): write weights through the tensor each time.
+    const bool packed_fresh = packed_of_.matches(weight_.value, has_bias_ ? &bias_.value : nullptr);
+    if (!packed_fresh) packed_.resize_uninitialized({kernels::packed_abt_size<T>(out_features_, in_features_)});
     const T* bias = has_bias_ ? std::as_const(bias_.value).data() : nullptr;
     const T* weight = std::as_const(weight_.value).data();
     T* packed = packed_.data();
@@ -61,7 +66,7 @@ class Linear : public Module<T> {
                      in_features_, y_data + row_begin * out_features_, out_features_, panel_begin, panel_end);
     };
     const auto pack = [&](index_t begin, index_t end) {
-      kernels::pack_abt(weight, bias, out_features_, in_features_, packed, begin, end);
+      if (!packed_fresh) kernels::pack_abt(weight, bias, out_features_, in_features_, packed, begin, end);
     };
     if (panels >= ember::get_num_threads()) {
       // Panels split among threads: a thread packs the panels it multiplies by, so no packed
@@ -76,6 +81,7 @@ class Linear : public Module<T> {
       pack(0, panels);
       ember::detail::parallel_blocks(n, 16, work, [&](index_t begin, index_t end) { multiply(begin, end, 0, panels); });
     }
+    if (!packed_fresh) packed_of_.note(weight_.value, has_bias_ ? &bias_.value : nullptr);
     if (this->training_) saved.x.save(x);
     return y;
   }
@@ -152,6 +158,7 @@ class Linear : public Module<T> {
   };
   detail::Tape<Saved> tape_;
   Tensor<T> packed_;             // W^T and b in kernels::gemm_abt's panels
+  detail::VersionsOf<T> packed_of_;  // the weight and bias versions packed_ holds
 };
 
 static_assert(Layer<Linear<float>>);

@@ -456,6 +456,35 @@ std::ostream& operator<<(std::ostream& out, const Module<T>& m) {
 
 namespace detail {
 
+// The versions of a layer's parameters that a cache derived from them (Linear's packed weights)
+// was made from: matches() is false after any write to them, or before the first note().
+template <class T>
+class VersionsOf {
+ public:
+  bool matches(const Tensor<T>& a, const Tensor<T>* b) const {
+    return valid_ && a.version_id() == id_[0] && a.version() == version_[0] &&
+           (b ? b->version_id() == id_[1] && b->version() == version_[1] : id_[1] == nullptr);
+  }
+  void note(const Tensor<T>& a, const Tensor<T>* b) {
+    id_[0] = a.version_id();
+    version_[0] = a.version();
+    id_[1] = b ? b->version_id() : nullptr;
+    version_[1] = b ? b->version() : 0;
+    valid_ = a.version_id() != nullptr;  // raw views have no counter: never trusted
+  }
+  VersionsOf() = default;
+  VersionsOf(const VersionsOf&) {}  // a copy's cache is made anew
+  VersionsOf& operator=(const VersionsOf&) {
+    valid_ = false;
+    return *this;
+  }
+
+ private:
+  const void* id_[2] = {nullptr, nullptr};
+  std::uint64_t version_[2] = {0, 0};
+  bool valid_ = false;
+};
+
 // An input a layer reads again in backward() (Linear's x), with the version it had in forward().
 template <class T>
 class SavedInput {
