@@ -6,17 +6,10 @@
 #include <vector>
 
 #include "common.hpp"
+#include "models.hpp"  // tests/support: the seed CNN written with forward() only
 
 namespace {
 using namespace bench;
-namespace F = ember::nn::functional;
-
-struct SeedCnnForwardOnly : nn::Module<float> {
-  nn::Conv2d<> conv1{1, 16, 3};
-  nn::Linear<> fc{16 * 13 * 13, 10};
-  EMBER_MODULE(SeedCnnForwardOnly, conv1, fc)
-  const Tensor<>& forward(const Tensor<>& x) override { return fc(F::flatten(F::max_pool2d(F::relu(conv1(x)), 2))); }
-};
 
 template <class Model>
 void latency(benchmark::State& state, Model& model) {
@@ -42,7 +35,7 @@ void latency_mlp(benchmark::State& state) {
 }
 void latency_cnn(benchmark::State& state) {
   manual_seed(0);
-  SeedCnnForwardOnly model;
+  test::SeedCnnForwardOnly<> model;
   latency(state, model);
 }
 }  // namespace

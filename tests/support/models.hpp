@@ -37,6 +37,18 @@ struct SeedCnn {
   bool needs_input_grad() const { return conv1.needs_input_grad(); }
 };
 
+// The same CNN written with forward() only (its backward replayed from the recorded calls).
+template <class T = float>
+struct SeedCnnForwardOnly : ember::nn::Module<T> {
+  ember::nn::Conv2d<T> conv1{1, 16, 3};
+  ember::nn::Linear<T> fc{16 * 13 * 13, 10};
+  EMBER_MODULE(SeedCnnForwardOnly, conv1, fc)
+  const ember::Tensor<T>& forward(const ember::Tensor<T>& x) override {
+    namespace F = ember::nn::functional;
+    return fc(F::flatten(F::max_pool2d(F::relu(conv1(x)), 2)));
+  }
+};
+
 template <class T = float>
 auto make_seed_mlp() {
   using namespace ember::nn;
