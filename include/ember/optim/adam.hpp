@@ -5,11 +5,15 @@
 //   vmax = max(vmax, v)                            (amsgrad)
 //   denom = sqrt(amsgrad ? vmax : v) / sqrt(1 - beta2^t) + eps
 //   p = p - lr / (1 - beta1^t) * m / denom
+// and optim::AdamW (optim/adamw.hpp) is the same class with the weight decay decoupled, as in
+// torch's own code: p = p * (1 - lr * weight_decay) first, then the moments of grad alone, then
+// p = p + (-lr / (1 - beta1^t)) * m / denom (torch's AdamW kernel's order of operations).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -31,13 +35,14 @@ struct AdamOptions {
   bool amsgrad = false;
 };
 
-template <class T = float>
-class Adam final : public Optimizer<T> {
- public:
-  using Options = AdamOptions;
+namespace detail {
 
-  explicit Adam(std::vector<nn::Parameter<T>*> params, const AdamOptions& options = {})
-      : Optimizer<T>(std::move(params), "Adam"), options_(options) {
+// Adam (Decoupled = false) and AdamW (Decoupled = true): one implementation, as in PyTorch.
+template <class T, class Options, bool Decoupled>
+class AdamFamily : public Optimizer<T> {
+ public:
+  AdamFamily(std::vector<nn::Parameter<T>*> params, const Options& options)
+      : Optimizer<T>(std::move(params), Decoupled ? "AdamW" : "Adam"), options_(options) {
     this->check_options();
     for (auto* p : this->params()) {
       exp_avg_.emplace_back(p->value.shape());
@@ -47,7 +52,7 @@ class Adam final : public Optimizer<T> {
   }
 
   void step() override {
-    ember::detail::check(step_ < max_step_count, "Adam: the step count ", step_, " reached its limit");
+    ember::detail::check(step_ < max_step_count, this->kind(), ": the step count ", step_, " reached its limit");
     const auto& params = this->params();
     // max_exp_avg_sq is made with the optimizer when amsgrad; amsgrad set through options()
     // later is taken at the first step (torch makes its state there) and refused after it
@@ -55,7 +60,7 @@ class Adam final : public Optimizer<T> {
     if (options_.amsgrad) {
       for (std::size_t k = 0; k < params.size(); ++k)
         if (max_exp_avg_sq_[k].numel() != params[k]->value.numel()) {
-          ember::detail::check(step_ == 0, "Adam: amsgrad was turned on after the first step; torch's state ",
+          ember::detail::check(step_ == 0, this->kind(), ": amsgrad was turned on after the first step; torch's state ",
                                "has no max_exp_avg_sq then (set it at construction)");
           max_exp_avg_sq_[k] = Tensor<T>(params[k]->value.shape());
         }
@@ -63,15 +68,17 @@ class Adam final : public Optimizer<T> {
     ++step_;
     const auto [beta1, beta2] = options_.betas;
     const double t = static_cast<double>(step_);
+    // Scalars computed in double and rounded to T, as torch's Python code and kernels do.
+    const double step_size = options_.lr / (1 - std::pow(beta1, t));
     const Constants c{static_cast<T>(beta1),
                       static_cast<T>(1 - beta1),
                       static_cast<T>(beta2),
                       static_cast<T>(1 - beta2),
-                      static_cast<T>(options_.weight_decay),
+                      static_cast<T>(Decoupled ? 1 - options_.lr * options_.weight_decay : options_.weight_decay),
                       static_cast<T>(options_.eps),
-                      static_cast<T>(options_.lr / (1 - std::pow(beta1, t))),
+                      static_cast<T>(Decoupled ? -step_size : step_size),
                       static_cast<T>(std::sqrt(1 - std::pow(beta2, t)))};
-    const bool decay = options_.weight_decay != 0;
+    const bool decay = Decoupled || options_.weight_decay != 0;
     for (std::size_t k = 0; k < params.size(); ++k) {
       Slot s{params[k]->value.data(), std::as_const(params[k]->grad).data(), exp_avg_[k].data(), exp_avg_sq_[k].data(),
              max_exp_avg_sq_[k].data(), params[k]->value.numel()};
@@ -110,15 +117,15 @@ class Adam final : public Optimizer<T> {
   }
 
 
-  const AdamOptions& options() const { return options_; }
-  AdamOptions& options() { return options_; }
+  const Options& options() const { return options_; }
+  Options& options() { return options_; }
   std::int64_t step_count() const { return step_; }
   // State, as torch's optimizer.state[p]: step, exp_avg, exp_avg_sq, max_exp_avg_sq.
   std::vector<Tensor<T>>& exp_avg() { return exp_avg_; }
   std::vector<Tensor<T>>& exp_avg_sq() { return exp_avg_sq_; }
   std::vector<Tensor<T>>& max_exp_avg_sq() { return max_exp_avg_sq_; }
   void set_step_count(std::int64_t step) {
-    ember::detail::check(step >= 0 && step < max_step_count, "Adam: set_step_count: invalid step count ", step,
+    ember::detail::check(step >= 0 && step < max_step_count, this->kind(), ": set_step_count: invalid step count ", step,
                          " (must be in [0, 2^53))");
     step_ = step;
   }
@@ -127,6 +134,8 @@ class Adam final : public Optimizer<T> {
   double& lr_ref() override { return options_.lr; }
   double* momentum_ref() override { return &options_.betas.first; }
 
+  // Adam: weight_decay is the coupled decay, step_size lr / (1 - beta1^t); AdamW: weight_decay is
+  // the factor 1 - lr * weight_decay, step_size its negation (torch's AdamW kernel adds it).
   struct Constants {
     T beta1, one_minus_beta1, beta2, one_minus_beta2, weight_decay, eps, step_size, bias_correction2_sqrt;
   };
@@ -153,7 +162,8 @@ class Adam final : public Optimizer<T> {
         const index_t first = k * chunk, len = std::min(chunk, s.n - first);
         Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
         ConstMap grad(s.grad + first, len);
-        if constexpr (Decay) {
+        if constexpr (Decoupled) p *= c.weight_decay;
+        if constexpr (Decay && !Decoupled) {
           m = m * c.beta1 + c.one_minus_beta1 * (grad + c.weight_decay * p);
           v = v * c.beta2 + c.one_minus_beta2 * (grad + c.weight_decay * p).square();
         } else {
@@ -163,17 +173,29 @@ class Adam final : public Optimizer<T> {
         if constexpr (Amsgrad) {
           Map vmax(s.vmax + first, len);
           vmax = vmax.max(v);
-          p -= c.step_size * (m / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps));
+          if constexpr (Decoupled) p += (c.step_size * m) / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps);
+          else p -= c.step_size * (m / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps));
         } else {
-          p -= c.step_size * (m / (v.sqrt() / c.bias_correction2_sqrt + c.eps));
+          if constexpr (Decoupled) p += (c.step_size * m) / (v.sqrt() / c.bias_correction2_sqrt + c.eps);
+          else p -= c.step_size * (m / (v.sqrt() / c.bias_correction2_sqrt + c.eps));
         }
       }
     });
   }
 
-  AdamOptions options_;
+  Options options_;
   std::vector<Tensor<T>> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
   std::int64_t step_ = 0;
+};
+
+}  // namespace detail
+
+template <class T = float>
+class Adam final : public detail::AdamFamily<T, AdamOptions, false> {
+ public:
+  using Options = AdamOptions;
+  explicit Adam(std::vector<nn::Parameter<T>*> params, const AdamOptions& options = {})
+      : detail::AdamFamily<T, AdamOptions, false>(std::move(params), options) {}
 };
 
 template <class T>

@@ -6,22 +6,14 @@
 //   vmax = max(vmax, v)                            (amsgrad)
 //   denom = sqrt(amsgrad ? vmax : v) / sqrt(1 - beta2^t) + eps
 //   p = p + (-lr / (1 - beta1^t)) * m / denom
+// The implementation is Adam's (optim/adam.hpp), as in PyTorch; only the defaults differ.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <string>
 #include <utility>
 #include <vector>
 
-#include "ember/detail/eigen.hpp"
-
-#include "ember/error.hpp"
 #include "ember/nn/module.hpp"
-#include "ember/optim/optimizer.hpp"
-#include "ember/tensor.hpp"
-#include "ember/threads.hpp"
+#include "ember/optim/adam.hpp"
 
 namespace ember::optim {
 
@@ -33,136 +25,13 @@ struct AdamWOptions {
   bool amsgrad = false;
 };
 
+// AdamW is Adam with the weight decay decoupled (one implementation: optim/adam.hpp).
 template <class T = float>
-class AdamW final : public Optimizer<T> {
+class AdamW final : public detail::AdamFamily<T, AdamWOptions, true> {
  public:
   using Options = AdamWOptions;
-
   explicit AdamW(std::vector<nn::Parameter<T>*> params, const AdamWOptions& options = {})
-      : Optimizer<T>(std::move(params), "AdamW"), options_(options) {
-    this->check_options();
-    for (auto* p : this->params()) {
-      exp_avg_.emplace_back(p->value.shape());
-      exp_avg_sq_.emplace_back(p->value.shape());
-      max_exp_avg_sq_.emplace_back(options.amsgrad ? p->value.shape() : Shape{0});
-    }
-  }
-
-  void step() override {
-    ember::detail::check(step_ < max_step_count, "AdamW: the step count ", step_, " reached its limit");
-    const auto& params = this->params();
-    // max_exp_avg_sq is made with the optimizer when amsgrad; amsgrad set through options()
-    // later is taken at the first step (torch makes its state there) and refused after it
-    // (torch's step fails then: its state has no max_exp_avg_sq).
-    if (options_.amsgrad) {
-      for (std::size_t k = 0; k < params.size(); ++k)
-        if (max_exp_avg_sq_[k].numel() != params[k]->value.numel()) {
-          ember::detail::check(step_ == 0, "AdamW: amsgrad was turned on after the first step; torch's state ",
-                               "has no max_exp_avg_sq then (set it at construction)");
-          max_exp_avg_sq_[k] = Tensor<T>(params[k]->value.shape());
-        }
-    }
-    ++step_;
-    const auto [beta1, beta2] = options_.betas;
-    const double t = static_cast<double>(step_);
-    // Scalars computed in double and rounded to T, as torch's Python code and kernels do.
-    const Constants c{static_cast<T>(1 - options_.lr * options_.weight_decay),
-                      static_cast<T>(beta1),
-                      static_cast<T>(1 - beta1),
-                      static_cast<T>(beta2),
-                      static_cast<T>(1 - beta2),
-                      static_cast<T>(options_.eps),
-                      static_cast<T>(-(options_.lr / (1 - std::pow(beta1, t)))),
-                      static_cast<T>(std::sqrt(1 - std::pow(beta2, t)))};
-    for (std::size_t k = 0; k < params.size(); ++k) {
-      Slot s{params[k]->value.data(), std::as_const(params[k]->grad).data(), exp_avg_[k].data(), exp_avg_sq_[k].data(),
-             max_exp_avg_sq_[k].data(), params[k]->value.numel()};
-      options_.amsgrad ? update<true>(s, c) : update<false>(s, c);
-    }
-  }
-
-  double lr() const override { return options_.lr; }
-
-  // torch's optimizer.state[p] (step, exp_avg, exp_avg_sq, max_exp_avg_sq) and param_groups.
-  void visit_state(OptimizerStateVisitor<T>& v) override {
-    v.count("step", step_);
-    v.scalar("lr", options_.lr);
-    v.scalar("beta1", options_.betas.first);
-    v.scalar("beta2", options_.betas.second);
-    v.scalar("eps", options_.eps);
-    v.scalar("weight_decay", options_.weight_decay);
-    v.flag("amsgrad", options_.amsgrad, true);
-    for (std::size_t k = 0; k < exp_avg_.size(); ++k) {
-      v.tensor(k, "exp_avg", exp_avg_[k], false);
-      v.tensor(k, "exp_avg_sq", exp_avg_sq_[k], false);
-      if (options_.amsgrad) v.tensor(k, "max_exp_avg_sq", max_exp_avg_sq_[k], false);
-    }
-  }
-  std::string options_problem() const override {
-    const auto& o = options_;
-    for (const std::string& p : {this->range_problem("learning rate", o.lr, 0, 1e30), this->range_problem("eps", o.eps, 0, 1e30),
-                                 this->range_problem("beta1", o.betas.first, 0, 1, true),
-                                 this->range_problem("beta2", o.betas.second, 0, 1, true),
-                                 this->range_problem("weight_decay", o.weight_decay, 0, 1e30)})
-      if (!p.empty()) return p;
-    if (step_ < 0 || step_ >= max_step_count)
-      return ember::detail::concat("invalid step count ", step_, " (must be in [0, 2^53))");
-    return {};
-  }
-
-  const AdamWOptions& options() const { return options_; }
-  AdamWOptions& options() { return options_; }
-  std::int64_t step_count() const { return step_; }
-  // State, as torch's optimizer.state[p]: step, exp_avg, exp_avg_sq, max_exp_avg_sq.
-  std::vector<Tensor<T>>& exp_avg() { return exp_avg_; }
-  std::vector<Tensor<T>>& exp_avg_sq() { return exp_avg_sq_; }
-  std::vector<Tensor<T>>& max_exp_avg_sq() { return max_exp_avg_sq_; }
-
- private:
-  double& lr_ref() override { return options_.lr; }
-  double* momentum_ref() override { return &options_.betas.first; }
-
-  struct Constants {
-    T decay, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, neg_step_size, bias_correction2_sqrt;
-  };
-  struct Slot {
-    T* p;
-    const T* grad;
-    T* m;
-    T* v;
-    T* vmax;
-    index_t n;
-  };
-
-  // As Adam's: L1-sized chunks of Eigen array expressions, element-wise (thread-count independent).
-  template <bool Amsgrad>
-  static void update(const Slot& s, const Constants& c) {
-    using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-    using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-    constexpr index_t chunk = 2048;
-    const index_t chunks = (s.n + chunk - 1) / chunk;
-    ember::detail::parallel_for(chunks, s.n > (1 << 15), [&](index_t k_begin, index_t k_end) {
-      for (index_t k = k_begin; k < k_end; ++k) {
-        const index_t first = k * chunk, len = std::min(chunk, s.n - first);
-        Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
-        ConstMap grad(s.grad + first, len);
-        p *= c.decay;
-        m = m * c.beta1 + c.one_minus_beta1 * grad;
-        v = v * c.beta2 + c.one_minus_beta2 * grad.square();
-        if constexpr (Amsgrad) {
-          Map vmax(s.vmax + first, len);
-          vmax = vmax.max(v);
-          p += (c.neg_step_size * m) / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps);
-        } else {
-          p += (c.neg_step_size * m) / (v.sqrt() / c.bias_correction2_sqrt + c.eps);
-        }
-      }
-    });
-  }
-
-  AdamWOptions options_;
-  std::vector<Tensor<T>> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
-  std::int64_t step_ = 0;
+      : detail::AdamFamily<T, AdamWOptions, true>(std::move(params), options) {}
 };
 
 template <class T>
