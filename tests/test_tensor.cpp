@@ -1,6 +1,7 @@
 #include <ember/ember.hpp>
 
 #include <catch2/catch.hpp>
+#include <string>
 #include <sstream>
 
 using ember::Shape;
@@ -87,4 +88,10 @@ TEST_CASE("a default Tensor is empty, shape (0,)", "[tensor]") {
 TEST_CASE("Tensor::view refuses unaligned memory", "[tensor]") {
   Tensor<float> t({8});
   CHECK_THROWS_WITH(Tensor<float>::view(t.data() + 1, {4}), Catch::Contains("aligned"));
+}
+
+TEST_CASE("ember::version() and EMBER_VERSION are the CMake project's version", "[version]") {
+  CHECK(std::string(ember::version()) == EMBER_PROJECT_VERSION);
+  CHECK(std::string(EMBER_VERSION) == std::to_string(EMBER_VERSION_MAJOR) + "." + std::to_string(EMBER_VERSION_MINOR) +
+                                          "." + std::to_string(EMBER_VERSION_PATCH));
 }

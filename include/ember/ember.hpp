@@ -5,6 +5,7 @@
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
 #include "ember/threads.hpp"
+#include "ember/version.hpp"
 
 #include "ember/nn/activation.hpp"
 #include "ember/nn/avgpool2d.hpp"
