@@ -4,21 +4,15 @@ torch.inference_mode(), one thread, each call timed; p50 and p99 in microseconds
 
     /usr/bin/python3 bench/latency_pytorch.py
 """
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-
-class SeedCnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 3)
-        self.fc = nn.Linear(16 * 13 * 13, 10)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(F.max_pool2d(F.relu(self.conv1(x)), 2), 1))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch.models import seed_cnn, seed_mlp  # noqa: E402
 
 
 def latency(model, batch, calls):
@@ -39,8 +33,8 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     models = {
-        "mlp_784_128_10": nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)).eval(),
-        "cnn_seed": SeedCnn().eval(),
+        "mlp_784_128_10": seed_mlp(nn).eval(),
+        "cnn_seed": seed_cnn(nn).eval(),
     }
     for name, model in models.items():
         for batch in (1, 8, 64):
