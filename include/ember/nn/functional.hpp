@@ -50,7 +50,7 @@ template <class L, class T, class Make>
 const Tensor<T>& apply(const nn::detail::FnKey& key, const Tensor<T>& x, Make&& make) {
   auto& g = graph_for<T>(key.op);
   auto& slot = g.next_slot();
-  if (!slot.layer || !(slot.key == key) || !dynamic_cast<L*>(slot.layer.get())) {
+  if (!slot.layer || !(slot.key == key)) {  // key.op names the op, so the same key is the same layer type
     slot.layer = std::make_unique<L>(make());
     slot.key = key;
   }
@@ -125,6 +125,12 @@ const Tensor<T>& cat(std::initializer_list<std::reference_wrapper<const Tensor<T
   return slot.out;
 }
 
+// The slot key of a pooling op: its kernel, stride, padding and options.
+inline nn::detail::FnKey pool_key(const char* op, Size2 kernel, Size2 stride, Size2 padding, double options) {
+  return {.op = op, .a = double(kernel.h), .b = double(kernel.w), .c = double(stride.h), .d = double(stride.w),
+          .e = double(padding.h) + options, .f = double(padding.w)};
+}
+
 }  // namespace detail
 
 template <class T>
@@ -164,18 +170,15 @@ template <class T>
 const Tensor<T>& max_pool2d(const Tensor<T>& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
                             Size2 padding = 0, const MaxPool2dOptions& options = {}) {
   const Size2 s = stride.value_or(kernel_size);
-  return detail::apply<MaxPool2d<T>>(
-      {.op = "max_pool2d", .a = double(kernel_size.h), .b = double(kernel_size.w), .c = double(s.h), .d = double(s.w),
-       .e = double(padding.h) + 0.5 * options.ceil_mode, .f = double(padding.w)},
-      x, [&] { return MaxPool2d<T>(kernel_size, s, padding, options); });
+  return detail::apply<MaxPool2d<T>>(detail::pool_key("max_pool2d", kernel_size, s, padding, 0.5 * options.ceil_mode), x,
+                                     [&] { return MaxPool2d<T>(kernel_size, s, padding, options); });
 }
 template <class T>
 const Tensor<T>& avg_pool2d(const Tensor<T>& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
                             Size2 padding = 0, const AvgPool2dOptions& options = {}) {
   const Size2 s = stride.value_or(kernel_size);
   return detail::apply<AvgPool2d<T>>(
-      {.op = "avg_pool2d", .a = double(kernel_size.h), .b = double(kernel_size.w), .c = double(s.h), .d = double(s.w),
-       .e = double(padding.h) + 0.5 * options.ceil_mode + 0.25 * options.count_include_pad, .f = double(padding.w)},
+      detail::pool_key("avg_pool2d", kernel_size, s, padding, 0.5 * options.ceil_mode + 0.25 * options.count_include_pad),
       x, [&] { return AvgPool2d<T>(kernel_size, s, padding, options); });
 }
 // torch.flatten(x, start_dim, end_dim): a view, no copy.

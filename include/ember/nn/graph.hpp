@@ -3,10 +3,9 @@
 //
 //   - A model called as model(x) in train or eval mode becomes the root of a recording: every
 //     module called inside its forward as layer(h), and every nn::functional op, records a node
-//     {the layer, its inputs, its output} on the root's graph. A module that records nothing
-//     during its own forward (Linear, Conv2d, a layer of your own with its own backward) is a
-//     leaf node; one that records (a block of your own, a Sequential) is transparent: its calls
-//     are the nodes.
+//     {the layer, its inputs, its output} on the root's graph. A node's backward is its layer's:
+//     the layer's own (Linear, Conv2d, a layer of your own), or, for a model nested in another (a
+//     block of your own, a Sequential), the replay of the graph its own forward recorded.
 //   - Tensors are known by address: a node's input is the root's input, or the output of an
 //     earlier node (a layer's output buffer, or a tensor the graph owns: functional ops' outputs
 //     and views). Anything else is refused in train mode: a copy of an output, a tensor made
