@@ -28,15 +28,15 @@ bool close(const std::vector<double>& a, const std::vector<double>& b) {
   return a.size() == b.size();
 }
 
-constexpr index_t L = kernels::simd::lanes<double>;
-
 }  // namespace
 
 TEST_CASE("gemm_ab and gemm_ab_add match the reference around their blocks", "[kernels]") {
+  test::for_each_isa([](kernels::Isa isa) {
+  const index_t L = kernels::lanes_now<double>();
   for (index_t m : {index_t{1}, index_t{3}, index_t{4}, index_t{7}, index_t{8}, index_t{9}, index_t{17}})
     for (index_t n : {L, L + 1, 2 * L - 1, 3 * L, 4 * L + 3, 13 * L + 1})
       for (index_t k : {index_t{1}, index_t{5}, index_t{33}}) {
-        INFO("m " << m << " n " << n << " k " << k);
+        INFO(kernels::name(isa) << " m " << m << " n " << n << " k " << k);
         const auto a = random_values(m * k, 1), b = random_values(k * n, 2), bias = random_values(m, 3);
         const kernels::AbOperands o{.ars = k, .acs = 1, .ldb = n, .ldc = n, .k = k};
         std::vector<double> c(static_cast<std::size_t>(m * n)), ref(c.size());
@@ -47,14 +47,16 @@ TEST_CASE("gemm_ab and gemm_ab_add match the reference around their blocks", "[k
         kernels::reference::gemm_ab(a.data(), b.data(), ref.data(), m, n, o, static_cast<const double*>(nullptr), true);
         CHECK(close(c, ref));
       }
+  });
 }
 
 TEST_CASE("gemm_abt on packed panels matches the reference around tiles and panels", "[kernels]") {
-  const index_t W = kernels::abt_panel_width<double>;
+  test::for_each_isa([](kernels::Isa isa) {
+  const index_t L = kernels::lanes_now<double>(), W = kernels::abt_panel_width<double>();
   for (index_t m : {index_t{1}, index_t{2}, index_t{5}, index_t{12}, index_t{13}, index_t{25}, index_t{49}})
     for (index_t n : {index_t{1}, L - 1, L, W - 1, W, W + 1, 3 * W + 2})
       for (index_t k : {index_t{1}, L - 1, L, 2 * L + 3}) {
-        INFO("m " << m << " n " << n << " k " << k);
+        INFO(kernels::name(isa) << " m " << m << " n " << n << " k " << k);
         const auto a = random_values(m * k, 4), b = random_values(n * k, 5), bias = random_values(n, 6);
         std::vector<double> packed(static_cast<std::size_t>(kernels::packed_abt_size<double>(n, k)));
         kernels::pack_abt(b.data(), bias.data(), n, k, packed.data(), 0, kernels::abt_panels<double>(n));
@@ -63,13 +65,16 @@ TEST_CASE("gemm_abt on packed panels matches the reference around tiles and pane
         kernels::reference::gemm_abt(a.data(), k, m, b.data(), bias.data(), n, k, ref.data(), n);
         CHECK(close(c, ref));
       }
+  });
 }
 
 TEST_CASE("accumulate_abt's lane sums match A B^T", "[kernels]") {
+  test::for_each_isa([](kernels::Isa isa) {
+  const index_t L = kernels::lanes_now<double>();
   for (index_t m : {index_t{1}, index_t{3}, index_t{4}, index_t{5}, index_t{16}})
     for (index_t n : {index_t{1}, index_t{2}, index_t{3}, index_t{4}, index_t{9}, index_t{25}})
       for (index_t k : {index_t{1}, L - 1, L, 3 * L + 5}) {
-        INFO("m " << m << " n " << n << " k " << k);
+        INFO(kernels::name(isa) << " m " << m << " n " << n << " k " << k);
         const auto a = random_values(m * k, 7), b = random_values(n * k, 8);
         std::vector<double> cv(static_cast<std::size_t>(m * n * L), 0.0), ref(static_cast<std::size_t>(m * n), 0.0);
         kernels::accumulate_abt(a.data(), b.data(), {k, k, k}, m, n, cv.data());
@@ -81,6 +86,7 @@ TEST_CASE("accumulate_abt's lane sums match A B^T", "[kernels]") {
             for (index_t i = 0; i < k; ++i) ref[static_cast<std::size_t>(r * n + j)] += a[r * k + i] * b[j * k + i];
         CHECK(close(c, ref));
       }
+  });
 }
 
 TEST_CASE("im2col on the padded copy (stride 1) equals the general im2col", "[kernels]") {
@@ -134,6 +140,7 @@ TEST_CASE("winograd's transpose moves every value once, around packet edges and 
 
 TEST_CASE("a kernel's unmet precondition is an Error in checked builds", "[kernels]") {
   REQUIRE(kernels::checked);
+  constexpr index_t L = kernels::simd::lanes<double>;  // copy_runs runs on the flags' packets
   std::vector<double> src(3 * L + 1), dst(2 * L + 2);
   // Two runs of L + 1 values, 2L apart: the first is copied in two packets and reads L - 1 values
   // past its end, so src must be readable up to 2L.

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <ember/kernels/isa.hpp>
 #include <ember/nn/loss.hpp>
 #include <ember/optim/adam.hpp>
 #include <ember/random.hpp>
@@ -18,6 +19,26 @@
 #include "golden.hpp"
 
 namespace test {
+
+// Runs f(isa) once for each instruction set whose kernels this program has and this CPU runs
+// (kernels/isa.hpp: the flags' own, and AVX2 and AVX-512 where the program dispatches), then
+// restores the selection, also when f throws.
+template <class F>
+void for_each_isa(F&& f) {
+  using ember::kernels::Isa;
+  struct Restore {
+    Isa saved = ember::kernels::isa();
+    ~Restore() { ember::kernels::set_isa(saved); }
+  } restore;
+  std::vector<Isa> done;
+  for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+    if (isa > ember::kernels::cpu_isa()) break;
+    ember::kernels::set_isa(isa);  // below the flags' own set, the flags' kernels run
+    if (std::find(done.begin(), done.end(), ember::kernels::isa()) != done.end()) continue;
+    done.push_back(ember::kernels::isa());
+    f(ember::kernels::isa());
+  }
+}
 
 template <class T = float>
 ember::Tensor<T> to_tensor(const golden::Tensor& g) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "ember/kernels/isa.hpp"
 #include "ember/kernels/simd.hpp"
 #include "ember/threads.hpp"
 
@@ -27,6 +28,14 @@ inline bool replaces(T v, T cur) {
   return (v > cur) | ((v != v) & (cur == cur));
 }
 
+}  // namespace ember::kernels
+
+// The passes that vectorise, once per instruction set (kernels/isa.hpp).
+#define EMBER_ISA_BODY "ember/kernels/pool_isa.hpp"
+#include "ember/kernels/foreach_isa.hpp"
+
+namespace ember::kernels {
+
 // The seed CNN's case, 2x2 windows with stride 2 and no padding over planes of even height and
 // width, for `rows` output rows of all planes at once (output row r reads input rows 2r, 2r+1).
 // Two long loops that vectorise, instead of one per 13-wide output row:
@@ -39,30 +48,11 @@ inline bool replaces(T v, T cur) {
 template <class T>
 void maxpool_2x2_even(const T* x, T* y, std::int32_t* argmax, T* vmax, std::int32_t* voff, index_t rows, index_t w) {
   ember::detail::parallel_for(rows, rows * w > (1 << 15), [&](index_t r_begin, index_t r_end) {
-    for (index_t r = r_begin; r < r_end; ++r) {
-      const T* upper = x + 2 * r * w;
-      const T* lower = upper + w;
-      T* vm = vmax + r * w;
-      std::int32_t* vo = voff + r * w;
-      const auto upper_offset = static_cast<std::int32_t>(2 * r * w), wi = static_cast<std::int32_t>(w);
-  #pragma omp simd
-      for (index_t c = 0; c < w; ++c) {
-        const bool low = replaces(lower[c], upper[c]);
-        vm[c] = low ? lower[c] : upper[c];
-        vo[c] = upper_offset + static_cast<std::int32_t>(c) + (low ? wi : 0);
-      }
-    }
+    EMBER_KERNELS_DISPATCH_CALL(maxpool_2x2_vertical(x, vmax, voff, r_begin, r_end, w))
   });
   const index_t n = rows * (w / 2);
   ember::detail::parallel_for(n, n > (1 << 15), [&](index_t k_begin, index_t k_end) {
-#pragma omp simd
-    for (index_t k = k_begin; k < k_end; ++k) {
-      const T left = vmax[2 * k], right = vmax[2 * k + 1];
-      const std::int32_t lo = voff[2 * k], ro = voff[2 * k + 1];
-      const bool take_right = replaces(right, left) | ((right == left) & (ro < lo));
-      y[k] = take_right ? right : left;
-      argmax[k] = take_right ? ro : lo;
-    }
+    EMBER_KERNELS_DISPATCH_CALL(maxpool_2x2_horizontal(vmax, voff, y, argmax, k_begin, k_end))
   });
 }
 
@@ -79,23 +69,11 @@ void maxpool_2x2_narrow(const T* x, T* y, std::int32_t* argmax, T* h, std::int32
                         index_t rows, index_t w) {
   const index_t ow = w / 2, half = 2 * rows * ow;
   ember::detail::parallel_for(half, half > (1 << 15), [&](index_t q_begin, index_t q_end) {
-#pragma omp simd
-    for (index_t q = q_begin; q < q_end; ++q) {
-      const T left = x[2 * q], right = x[2 * q + 1];
-      const bool take_right = replaces(right, left);
-      h[q] = take_right ? right : left;
-      hoff[q] = static_cast<std::int32_t>(2 * q) + (take_right ? 1 : 0);
-    }
+    EMBER_KERNELS_DISPATCH_CALL(maxpool_2x2_pairs(x, h, hoff, q_begin, q_end))
   });
   const index_t pairs = half - ow;
   ember::detail::parallel_for(pairs, pairs > (1 << 15), [&](index_t q_begin, index_t q_end) {
-#pragma omp simd
-    for (index_t q = q_begin; q < q_end; ++q) {
-      const T upper = h[q], lower = h[q + ow];
-      const bool take_lower = replaces(lower, upper);
-      v[q] = take_lower ? lower : upper;
-      voff[q] = take_lower ? hoff[q + ow] : hoff[q];
-    }
+    EMBER_KERNELS_DISPATCH_CALL(maxpool_2x2_rows(h, hoff, v, voff, ow, q_begin, q_end))
   });
   simd::copy_runs(v, 2 * ow, y, ow, rows, v + half + simd::lanes<T>);
   simd::copy_runs(voff, 2 * ow, argmax, ow, rows, voff + half + simd::lanes<std::int32_t>);

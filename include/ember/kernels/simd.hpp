@@ -69,8 +69,51 @@ inline Packet<T> lanes_mask(index_t begin, index_t end) {
   return load(values);
 }
 template <class T>
+inline Packet<T> set1(T x) {
+  return Eigen::internal::pset1<Packet<T>>(x);
+}
+template <class T>
+inline Packet<T> zero() {
+  return set1<T>(T(0));
+}
+template <class T>
 inline Packet<T> pset1_zero() {
-  return Eigen::internal::pset1<Packet<T>>(T(0));
+  return zero<T>();
+}
+// a * b + c, a + b, a & b (bits), lane by lane.
+template <class P>
+inline P madd(const P& a, const P& b, const P& c) {
+  return Eigen::internal::pmadd(a, b, c);
+}
+template <class P>
+inline P add(const P& a, const P& b) {
+  return Eigen::internal::padd(a, b);
+}
+template <class P>
+inline P band(const P& a, const P& b) {
+  return Eigen::internal::pand(a, b);
+}
+template <class P>
+inline P sub(const P& a, const P& b) {
+  return Eigen::internal::psub(a, b);
+}
+template <class P>
+inline P mul(const P& a, const P& b) {
+  return Eigen::internal::pmul(a, b);
+}
+template <class P>
+inline P div(const P& a, const P& b) {
+  return Eigen::internal::pdiv(a, b);
+}
+// The larger of a and b, lane by lane: Eigen's pmax, which is the instruction's (b where either
+// is NaN with SSE and AVX); Eigen's own Array::max is the same.
+template <class P>
+inline P max(const P& a, const P& b) {
+  return Eigen::internal::pmax(a, b);
+}
+template <class P>
+inline P sqrt(const P& a) {
+  return Eigen::internal::psqrt(a);
 }
 template <class T>
 inline Packet<T> first_lanes(index_t count) {
@@ -111,5 +154,41 @@ EIGEN_STRONG_INLINE void keep_in_register(P& p) {
   (void)p;
 #endif
 }
+
+
+// Eigen's packet transpose, as Eigen's own headers compile it: with GCC's warnings that a
+// template argument drops the vector type's alignment attribute (PacketBlock is only ever a
+// local here), and that the intrinsics Eigen's AVX-512 transpose uses read an undefined
+// vector (on purpose; all its lanes are then overwritten), silenced.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#if !defined(__clang__)  // GCC's warning only
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#endif
+template <class T>
+using Block = Eigen::internal::PacketBlock<Packet<T>, lanes<T>>;
+
+template <class T>
+EIGEN_STRONG_INLINE void transpose(Block<T>& block) {
+  Eigen::internal::ptranspose(block);
+}
+
+// dst (B, B) = src (B, B)^T for B = block_lanes<T>, rows lds and ldd apart: one lanes x lanes
+// block through registers.
+template <class T>
+inline constexpr index_t block_lanes = lanes<T>;
+
+template <class T>
+EIGEN_STRONG_INLINE void transpose_block(const T* src, index_t lds, T* dst, index_t ldd) {
+  Block<T> block;
+  for (index_t j = 0; j < lanes<T>; ++j) block.packet[j] = load(src + j * lds);
+  transpose<T>(block);
+  for (index_t i = 0; i < lanes<T>; ++i) store(dst + i * ldd, block.packet[i]);
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace ember::kernels::simd

@@ -10,10 +10,11 @@
 //     dV[xi]  = Z[xi] U[xi]^T,   dx tile += B dV B^T   (tiles overlap by 2 rows and columns).
 // The transforms add and subtract packets of channels, so a sample is first moved to a
 // channels-last, zero-padded copy (Hp, Wp, C) by register transposes of lanes x lanes blocks
-// (16 x 16 floats with AVX-512, 8 x 8 with AVX2); the products are the
-// register-blocked gemm_ab of kernels/gemm.hpp. Tiles go in chunks of a few tile rows, so a
-// chunk's V, M and Z stay in L2. The float error is a small multiple of direct convolution's (the
-// transforms add at most 4 terms per step); tests/test_conv2d.cpp bounds it.
+// (16 x 16 floats with AVX-512, 8 x 8 with AVX2; the compiler flags' packets); the products are
+// the register-blocked kernels::ab_product of kernels/gemm.hpp, on the best instruction set the
+// CPU has (kernels/isa.hpp). Tiles go in chunks of a few tile rows, so a chunk's V, M and Z stay
+// in L2. The float error is a small multiple of direct convolution's (the transforms add at most
+// 4 terms per step); tests/test_conv2d.cpp bounds it.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 
 namespace ember::kernels::winograd {
 
+using simd::lanes;
 using simd::load;
 using simd::Packet;
 using simd::store;
@@ -80,9 +82,9 @@ void transpose(const T* src, index_t lds, index_t rows, index_t cols, T* dst, in
       const index_t i = std::min(i0, rows - L);
       for (index_t j0 = 0; j0 < cols; j0 += L) {
         const index_t j = std::min(j0, cols - L);
-        Block<T> block;
+        simd::Block<T> block;
         for (index_t r = 0; r < L; ++r) block.packet[r] = load(src + (i + r) * lds + j);
-        kernels::transpose<T>(block);
+        simd::transpose<T>(block);
         for (index_t r = 0; r < L; ++r) store(dst + (j + r) * ldd + i, block.packet[r]);
       }
     }
@@ -248,33 +250,6 @@ void add_weight_gradient(const T* du, const Plan& p, T* dw) {
     }
 }
 
-// C (M, N) = A B, or C += A B (gemm_ab's operands), for N a whole number of packets: gemm_ab's
-// blocks are 8 rows x 3 packets (4 x 3 with 16 registers), so 64 or 32 channels would end in
-// blocks one packet wide, a multiply-add per load. Here the rows per block are chosen so the
-// block spans N: 6 x 4 packets when 4 divide N (AVX-512), 12 x 2 when 2 do (6 x 2 with 16
-// registers); otherwise gemm_ab's own blocks.
-static_assert(simd::registers < 32 || (ab_packets<6> == 4 && ab_packets<12> == 2), "product's blocks with 32 registers");
-static_assert(simd::registers != 16 || ab_packets<6> == 2, "product's blocks with 16 registers");
-
-template <bool Accumulate, class T>
-void product(const T* a, const T* b, T* c, index_t m, index_t n, const AbOperands& o) {
-  constexpr index_t L = lanes<T>;
-  const auto rows_of = [&]<int MR>(std::integral_constant<int, MR>) {
-    static_assert(MR * ab_packets<MR> + ab_packets<MR> + 1 <= simd::registers);
-    const index_t full = m / MR * MR;
-    for (index_t r = 0; r < full; r += MR)
-      gemm_ab_rows<MR, Accumulate>(a + r * o.ars, b, c + r * o.ldc, n, o, static_cast<const T*>(nullptr));
-    if (full < m) gemm_ab_packets<Accumulate>(a + full * o.ars, b, c + full * o.ldc, m - full, n, o, static_cast<const T*>(nullptr));
-  };
-  if constexpr (simd::registers >= 32) {
-    if (n % (4 * L) == 0) return rows_of(std::integral_constant<int, 6>{});   // ab_packets<6> == 4
-    if (n % (2 * L) == 0) return rows_of(std::integral_constant<int, 12>{});  // ab_packets<12> == 2
-  } else if constexpr (simd::registers == 16) {
-    if (n % (2 * L) == 0) return rows_of(std::integral_constant<int, 6>{});  // ab_packets<6> == 2
-  }
-  gemm_ab_packets<Accumulate>(a, b, c, m, n, o, static_cast<const T*>(nullptr));
-}
-
 // V of the tiles in tile rows [r0, r1) (tc of them) from the padded input: v (16, tc, C).
 template <class T>
 void input_chunk(const T* xp, const Plan& p, index_t r0, index_t r1, T* v) {
@@ -301,7 +276,7 @@ void forward(const T* x, const T* u, const T* bias, const Plan& p, T* scratch, T
     const index_t r1 = std::min(p.th, r0 + p.chunk_rows), tc = (r1 - r0) * p.tw;
     input_chunk(xp, p, r0, r1, v);
     for (index_t xi = 0; xi < 16; ++xi)  // M[xi] (tc, O) = V[xi] (tc, C) U[xi] (C, O)
-      product<false>(v + xi * tc * p.c, u + xi * p.c * p.o, m + xi * tc * p.o, tc, p.o,
+      ab_product<false>(v + xi * tc * p.c, u + xi * p.c * p.o, m + xi * tc * p.o, tc, p.o,
                      {.ars = p.c, .acs = 1, .ldb = p.o, .ldc = p.o, .k = p.c});
     for (index_t ti = r0; ti < r1; ++ti)
       for (index_t tj = 0; tj < p.tw; ++tj) {
@@ -350,11 +325,11 @@ void backward(const T* x, const T* dy, const T* ut, const Plan& p, T* scratch, T
         }
       }
     for (index_t xi = 0; xi < 16; ++xi)  // dU[xi] (C, O) += V[xi]^T (C, tc) Z[xi] (tc, O)
-      product<true>(v + xi * tc * p.c, z + xi * tc * p.o, du + xi * p.c * p.o, p.c, p.o,
+      ab_product<true>(v + xi * tc * p.c, z + xi * tc * p.o, du + xi * p.c * p.o, p.c, p.o,
                     {.ars = 1, .acs = p.c, .ldb = p.o, .ldc = p.o, .k = tc});
     if (!dx) continue;
     for (index_t xi = 0; xi < 16; ++xi)  // dV[xi] (tc, C) = Z[xi] (tc, O) U[xi]^T (O, C)
-      product<false>(z + xi * tc * p.o, ut + xi * p.o * p.c, v + xi * tc * p.c, tc, p.c,
+      ab_product<false>(z + xi * tc * p.o, ut + xi * p.o * p.c, v + xi * tc * p.c, tc, p.c,
                      {.ars = p.o, .acs = 1, .ldb = p.c, .ldc = p.c, .k = p.o});
     for (index_t ti = r0; ti < r1; ++ti)
       for (index_t tj = 0; tj < p.tw; ++tj) {

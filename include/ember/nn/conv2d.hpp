@@ -158,7 +158,7 @@ class Conv2d : public Module<T> {
     const index_t threads = get_num_threads();
     // dweight of a small patch: packets of partial sums per thread (see is_small_patch).
     const bool lane_dw = is_small_patch(kg);
-    const index_t dw_width = lane_dw ? simd_lanes : 1;
+    const index_t dw_width = lane_dw ? kernels::lanes_now<T>() : 1;
     partial_dw_.resize({threads, out_, kg, dw_width});
     partial_db_.resize({threads, out_});
     const index_t dcol_size = k * p + simd_lanes;
@@ -267,10 +267,11 @@ class Conv2d : public Module<T> {
 
   // Stride 1 (any dilation) takes the path on a zero-padded copy (kernels/im2col.hpp).
   bool is_stride1() const { return options_.stride.h == 1 && options_.stride.w == 1; }
-  // A patch (C_in/groups*kh*kw) under 3 packets, 48 floats with AVX-512 (LeNet's first layer: 25, the seed
-  // CNN's: 9), is under the height of Eigen's GEMM kernel, which then wastes most of it: the
-  // forward and dweight take the short-patch kernels of kernels/gemm.hpp instead.
-  static bool is_small_patch(index_t patch) { return patch < 3 * simd_lanes; }
+  // A patch (C_in/groups*kh*kw) under 3 packets of the kernels' instruction set, 48 floats with
+  // AVX-512 (LeNet's first layer: 25, the seed CNN's: 9), is under the height of Eigen's GEMM
+  // kernel, which then wastes most of it: the forward and dweight take the short-patch kernels of
+  // kernels/gemm.hpp instead.
+  static bool is_small_patch(index_t patch) { return patch < 3 * kernels::lanes_now<T>(); }
   // Train mode keeps the batch's columns for backward while a sample's are small (the seed CNN's
   // 6,084 values, LeNet's 15,000); larger ones (mnist_convnet's second layer: 288 x 576 = 166K
   // values, 42 MB at batch 64) would go to memory and back, so backward keeps x and redoes each

@@ -55,7 +55,8 @@ class Linear : public Module<T> {
     // optimizer's step, a load or any non-const access bumps them): eval-mode inference packs
     // once. A write through a pointer kept from an earlier data() call is not seen (as for the
     // saved input): write weights through the tensor each time.
-    const bool packed_fresh = packed_of_.matches(weight_.value, has_bias_ ? &bias_.value : nullptr);
+    const bool packed_fresh =
+        packed_of_.matches(weight_.value, has_bias_ ? &bias_.value : nullptr) && packed_isa_ == kernels::isa();
     if (!packed_fresh) packed_.resize_uninitialized({kernels::packed_abt_size<T>(out_features_, in_features_)});
     const T* bias = has_bias_ ? std::as_const(bias_.value).data() : nullptr;
     const T* weight = std::as_const(weight_.value).data();
@@ -81,7 +82,10 @@ class Linear : public Module<T> {
       pack(0, panels);
       ember::detail::parallel_blocks(n, 16, work, [&](index_t begin, index_t end) { multiply(begin, end, 0, panels); });
     }
-    if (!packed_fresh) packed_of_.note(weight_.value, has_bias_ ? &bias_.value : nullptr);
+    if (!packed_fresh) {
+      packed_of_.note(weight_.value, has_bias_ ? &bias_.value : nullptr);
+      packed_isa_ = kernels::isa();
+    }
     if (this->training_) saved.x.save(x);
     return y;
   }
@@ -98,9 +102,9 @@ class Linear : public Module<T> {
     T* dweight = weight_.grad.data();
     T* dx = nullptr;
     // kernels::gemm_ab computes rows of in_features values in packets; narrower rows go to Eigen,
-    // and so does all of it with fewer than 32 vector registers (AVX2), where Eigen's GEMM measured
+    // and so does all of it where Eigen's GEMM, compiled for the same instruction set, measured
     // faster at these shapes (kernels::gemm_ab_wins_on_linear_backward).
-    const bool packets = kernels::gemm_ab_wins_on_linear_backward && in >= kernels::simd::lanes<T>;
+    const bool packets = kernels::gemm_ab_wins_on_linear_backward() && in >= kernels::lanes_now<T>();
     // dweight's rows (output features) split among threads as in forward; each row's sum over
     // the batch stays in one thread. dweight += dy^T x reads dy^T in place (A's row stride 1).
     ember::detail::parallel_blocks(out, 16, n * in * out, [&](index_t begin, index_t end) {
@@ -159,6 +163,7 @@ class Linear : public Module<T> {
   detail::Tape<Saved> tape_;
   Tensor<T> packed_;             // W^T and b in kernels::gemm_abt's panels
   detail::VersionsOf<T> packed_of_;  // the weight and bias versions packed_ holds
+  kernels::Isa packed_isa_{};        // and the instruction set whose panels it has
 };
 
 static_assert(Layer<Linear<float>>);

@@ -20,6 +20,7 @@
 #include "ember/detail/eigen.hpp"
 
 #include "ember/error.hpp"
+#include "ember/kernels/optim.hpp"
 #include "ember/nn/module.hpp"
 #include "ember/optim/optimizer.hpp"
 #include "ember/tensor.hpp"
@@ -136,9 +137,7 @@ class AdamFamily : public Optimizer<T> {
 
   // Adam: weight_decay is the coupled decay, step_size lr / (1 - beta1^t); AdamW: weight_decay is
   // the factor 1 - lr * weight_decay, step_size its negation (torch's AdamW kernel adds it).
-  struct Constants {
-    T beta1, one_minus_beta1, beta2, one_minus_beta2, weight_decay, eps, step_size, bias_correction2_sqrt;
-  };
+  using Constants = kernels::AdamConstants<T>;
   struct Slot {
     T* p;
     const T* grad;
@@ -148,37 +147,18 @@ class AdamFamily : public Optimizer<T> {
     index_t n;
   };
 
-  // A parameter in chunks that stay in L1 (OpenMP splits them among threads); each chunk in
-  // Eigen array expressions, which vectorise (a plain loop calling std::sqrt does not, because
-  // of errno). Element-wise, so the result does not depend on the number of threads.
+  // A parameter in chunks that stay in L1 (OpenMP splits them among threads), each updated by
+  // kernels::adam_update in packets of the best instruction set the CPU has. Element-wise, so the
+  // result does not depend on the number of threads.
   template <bool Amsgrad, bool Decay>
   static void update(const Slot& s, const Constants& c) {
-    using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-    using ConstMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     constexpr index_t chunk = 2048;
     const index_t chunks = (s.n + chunk - 1) / chunk;
     ember::detail::parallel_for(chunks, s.n > (1 << 15), [&](index_t k_begin, index_t k_end) {
       for (index_t k = k_begin; k < k_end; ++k) {
         const index_t first = k * chunk, len = std::min(chunk, s.n - first);
-        Map p(s.p + first, len), m(s.m + first, len), v(s.v + first, len);
-        ConstMap grad(s.grad + first, len);
-        if constexpr (Decoupled) p *= c.weight_decay;
-        if constexpr (Decay && !Decoupled) {
-          m = m * c.beta1 + c.one_minus_beta1 * (grad + c.weight_decay * p);
-          v = v * c.beta2 + c.one_minus_beta2 * (grad + c.weight_decay * p).square();
-        } else {
-          m = m * c.beta1 + c.one_minus_beta1 * grad;
-          v = v * c.beta2 + c.one_minus_beta2 * grad.square();
-        }
-        if constexpr (Amsgrad) {
-          Map vmax(s.vmax + first, len);
-          vmax = vmax.max(v);
-          if constexpr (Decoupled) p += (c.step_size * m) / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps);
-          else p -= c.step_size * (m / (vmax.sqrt() / c.bias_correction2_sqrt + c.eps));
-        } else {
-          if constexpr (Decoupled) p += (c.step_size * m) / (v.sqrt() / c.bias_correction2_sqrt + c.eps);
-          else p -= c.step_size * (m / (v.sqrt() / c.bias_correction2_sqrt + c.eps));
-        }
+        kernels::adam_update<Amsgrad, Decay, Decoupled>(c, s.p + first, s.grad + first, s.m + first, s.v + first,
+                                                        Amsgrad ? s.vmax + first : nullptr, len);
       }
     });
   }
