@@ -4,6 +4,7 @@
 #include <ember/nn/gradcheck.hpp>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <sstream>
@@ -501,6 +502,75 @@ TEST_CASE("Tensor::item() reads a one-element tensor", "[graph][tensor]") {
   t.fill(2.5f);
   CHECK(t.item() == 2.5f);
   CHECK_THROWS_WITH(Tensor<float>({2}).item(), Catch::Contains("the tensor has 2 elements"));
+}
+
+}  // namespace graph_test
+
+namespace graph_test {
+
+// A nested block, a layer used twice and functional ops: what dist::DataParallel's hook sees.
+struct HookBlock : nn::Module<T> {
+  nn::Linear<T> fc{6, 6};
+  EMBER_MODULE(HookBlock, fc)
+  const Tn& forward(const Tn& x) override { return F::relu(fc(x)); }
+};
+struct HookNet : nn::Module<T> {
+  nn::Linear<T> fc1{4, 6};
+  HookBlock block;
+  nn::Linear<T> fc2{6, 6};
+  nn::Linear<T> out{6, 3};
+  EMBER_MODULE(HookNet, fc1, block, fc2, out)
+  const Tn& forward(const Tn& x) override {
+    const auto& h = block(F::relu(fc1(x)));
+    return out(fc2(F::add(fc2(h), h)));  // fc2 twice
+  }
+};
+
+// Records each layer_done call with a copy of that layer's gradients at that moment.
+struct Recorder final : nn::detail::BackwardObserver<T> {
+  std::vector<std::pair<nn::Module<T>*, std::vector<Tn>>> calls;
+  void layer_done(nn::Module<T>& layer) override {
+    std::vector<Tn> grads;
+    for (auto* p : layer.parameters()) grads.push_back(p->grad);
+    calls.emplace_back(&layer, grads);
+  }
+};
+
+TEST_CASE("a recorded backward tells its observer when each layer's gradients are complete", "[graph][distributed]") {
+  manual_seed(3);
+  HookNet net;
+  net.train();
+  Tn x({5, 4});
+  fill_formula(x, 1, 1.0);
+  Recorder recorder;
+  const auto& y = net(x);
+  Tn dy(y.shape());
+  fill_formula(dy, 2, 1.0);
+  net.zero_grad();
+  nn::detail::backward_observer<T>() = &recorder;
+  net.backward(dy);
+  nn::detail::backward_observer<T>() = nullptr;
+
+  // Each member layer once (fc2 after its second use is unwound, i.e. after its first call's
+  // backward), the nested block after its own fc; in the order the backward completes them.
+  std::vector<nn::Module<T>*> order;
+  for (auto& [layer, grads] : recorder.calls) order.push_back(layer);
+  CHECK(order == std::vector<nn::Module<T>*>{&net.out, &net.fc2, &net.block.fc, &net.block, &net.fc1});
+  // What each layer's grads were when it was reported is what they are after the whole backward.
+  for (auto& [layer, grads] : recorder.calls) {
+    const auto params = layer->parameters();
+    REQUIRE(params.size() == grads.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const Tn& now = params[i]->grad;
+      REQUIRE(now.shape() == grads[i].shape());
+      CHECK(std::equal(now.data(), now.data() + now.numel(), grads[i].data()));
+    }
+  }
+  // Without an observer nothing is told, and the next backward has none.
+  recorder.calls.clear();
+  net(x);
+  net.backward(dy);
+  CHECK(recorder.calls.empty());
 }
 
 }  // namespace graph_test

@@ -52,6 +52,24 @@ Recorder<T>& recorder() {
   return r;
 }
 
+// Told, during a recorded backward, when a layer's backward has run for the last time in that
+// backward (each use of a layer object unwound), so its parameters' gradients are complete:
+// dist::DataParallel starts reducing them while the rest of the backward runs (PyTorch's DDP
+// autograd hooks). One per thread, set around a backward; null (the default) costs a test.
+template <class T>
+class BackwardObserver {
+ public:
+  virtual void layer_done(Module<T>& layer) = 0;
+
+ protected:
+  ~BackwardObserver() = default;
+};
+template <class T>
+BackwardObserver<T>*& backward_observer() {
+  thread_local BackwardObserver<T>* observer = nullptr;
+  return observer;
+}
+
 // Identifies a functional op and its arguments: a slot whose key matches reuses its layer.
 struct FnKey {
   const char* op = nullptr;
@@ -225,6 +243,13 @@ class Graph {
                                        : false;
   }
   void check_members(Module<T>& root);
+  // Node i is its layer's first use in the forward, so the last one a backward replays.
+  bool last_use(std::size_t i) const {
+    if (!nodes_[i]->multi_use) return true;
+    for (std::size_t j = 0; j < i; ++j)
+      if (nodes_[j]->layer == nodes_[i]->layer) return false;
+    return true;
+  }
   void route(const Input& in, const Tensor<T>& g);
 
   std::vector<std::unique_ptr<Node>> nodes_;  // by pointer: a node's address stays put as the list grows

@@ -847,6 +847,8 @@ const Tensor<T>& Graph<T>::backward(Module<T>& root, const Tensor<T>& dy) {
                                             " backward: ", e.what()));
         }
         if (input_requires_grad(in[0]) && !dx->empty()) route(in[0], *dx);
+        if (BackwardObserver<T>* observer = backward_observer<T>(); observer && !n.owned && last_use(i))
+          observer->layer_done(*n.layer);
         break;
       }
       case Kind::add:
