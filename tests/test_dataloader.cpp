@@ -1,10 +1,12 @@
 #include <ember/ember.hpp>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "golden.hpp"
 #include "helpers.hpp"
 
 using namespace ember;
@@ -92,6 +94,80 @@ TEST_CASE("shuffle sees every sample once per epoch, differs per epoch, and is r
   CHECK(epoch_order(b) == a1);  // same seed, same epochs
   CHECK(epoch_order(b) == a2);
   CHECK(epoch_order(c) != a1);
+}
+
+TEST_CASE("shards: each rank's samples are torch's DistributedSampler's without shuffling, padding included",
+          "[dataloader][distributed]") {
+  golden::File f("sampler.txt");  // computed with torch 1.13 DistributedSampler
+  const std::pair<index_t, int> cases[] = {{10, 3}, {7, 4}, {2, 5}, {8, 2}, {60, 1}};
+  for (const auto& [n, w] : cases) {
+    const auto ds = make_dataset(n);
+    for (int r = 0; r < w; ++r) {
+      INFO("n " << n << ", world_size " << w << ", rank " << r);
+      data::DataLoader loader(ds, {.batch_size = 3, .rank = r, .world_size = w});
+      const auto& expected = f[ember::detail::concat("n", n, "_w", w, "_r", r)].values;
+      CHECK(loader.samples() == static_cast<index_t>(expected.size()));
+      CHECK(epoch_order(loader) == std::vector<index_t>(expected.begin(), expected.end()));
+    }
+  }
+}
+
+TEST_CASE("shards: 2 ranks x batch 32 see, step by step, the samples of 1 rank x batch 64, every epoch, augmented "
+          "alike", "[dataloader][distributed]") {
+  auto ds = make_dataset(250);
+  for (const bool augmented : {false, true}) {
+    INFO((augmented ? "with RandomCrop(2, padding 1)" : "without transforms"));
+    ds.transforms.clear();
+    if (augmented) ds.transforms.push_back(data::RandomCrop(2, 1));
+    data::DataLoader one(ds, {.batch_size = 64, .shuffle = true, .seed = 5});
+    data::DataLoader r0(ds, {.batch_size = 32, .shuffle = true, .seed = 5, .rank = 0, .world_size = 2});
+    data::DataLoader r1(ds, {.batch_size = 32, .shuffle = true, .seed = 5, .rank = 1, .world_size = 2});
+    REQUIRE(one.size() == r0.size());
+    std::vector<std::vector<float>> first_epoch;
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      auto a = r0.begin(), b = r1.begin();
+      std::vector<std::vector<float>> epoch_images;
+      for (const auto& batch : one) {
+        // The images (which carry their sample's index and its crop) of step k, as sorted lists.
+        const auto rows = [](const Tensor<float>& images, std::vector<std::vector<float>>& out) {
+          for (index_t i = 0; i < images.size(0); ++i)
+            out.emplace_back(images.data() + i * 4, images.data() + (i + 1) * 4);
+        };
+        std::vector<std::vector<float>> expected, got;
+        rows(batch.images, expected);
+        rows((*a).images, got);
+        rows((*b).images, got);
+        std::sort(expected.begin(), expected.end());
+        std::sort(got.begin(), got.end());
+        CHECK(got == expected);
+        epoch_images.insert(epoch_images.end(), expected.begin(), expected.end());
+        ++a, ++b;
+      }
+      if (epoch == 0) first_epoch = epoch_images;
+      else CHECK(epoch_images != first_epoch);  // a new permutation each epoch
+    }
+  }
+}
+
+TEST_CASE("shards: a mid-epoch state counts batches over all ranks, so a resume may change the world size",
+          "[dataloader][distributed]") {
+  const auto ds = make_dataset(250);
+  data::DataLoader r1(ds, {.batch_size = 32, .rank = 1, .world_size = 2});
+  for (auto it = r1.begin(); it != r1.end(); ++it) {
+    (void)*it;
+    const auto state = r1.epoch_state();
+    CHECK(state.batch_size == 64);
+    data::DataLoader one(ds, {.batch_size = 64});
+    data::DataLoader four(ds, {.batch_size = 16, .rank = 3, .world_size = 4});
+    data::DataLoader other(ds, {.batch_size = 32});
+    CHECK(one.epoch_state_problem(state).empty());
+    CHECK(four.epoch_state_problem(state).empty());
+    CHECK_THAT(other.epoch_state_problem(state), Catch::Contains("saved mid-way with batch_size 64, this loader's is 32"));
+    break;
+  }
+  CHECK_THROWS_WITH(data::DataLoader(ds, {.rank = 2, .world_size = 2}),
+                    Catch::Contains("rank 2 of world_size 2 is out of range (0 <= rank < world_size)"));
+  CHECK_THROWS_WITH(data::DataLoader(ds, {.world_size = 0}), Catch::Contains("rank 0 of world_size 0 is out of range"));
 }
 
 TEST_CASE("DataLoader rejects bad options", "[dataloader]") {

@@ -38,6 +38,13 @@ struct DataLoaderOptions {
   bool shuffle = false;
   std::uint64_t seed = 0;   // the shuffle generator's seed: same seed, same order of epochs
   bool drop_last = false;   // false keeps the last partial batch, as PyTorch does
+  // Data-parallel training (dist::DataParallel): this process's shard, as torch's
+  // DistributedSampler. Every rank draws the epoch's permutation from the same seed, pads it to
+  // a multiple of world_size by repeating its start, and takes positions rank, rank + world_size,
+  // ...: with world_size W and batch_size b, batch k of every rank together holds the samples of
+  // batch k of one process with batch W * b.
+  int rank = 0;
+  int world_size = 1;
 };
 
 template <class T = float>
@@ -52,6 +59,9 @@ class DataLoader {
   DataLoader(const ImageDataset& dataset, const DataLoaderOptions& options = {})
       : dataset_(&dataset), options_(options), generator_(options.seed) {
     ember::detail::check(options.batch_size > 0, "DataLoader: batch_size must be positive, got ", options.batch_size);
+    ember::detail::check(options.world_size >= 1 && options.rank >= 0 && options.rank < options.world_size,
+                         "DataLoader: rank ", options.rank, " of world_size ", options.world_size,
+                         " is out of range (0 <= rank < world_size)");
     ember::detail::check(dataset.size() > 0, "DataLoader: the dataset '", dataset.name, "' is empty");
     check_dataset(dataset);
     order_.resize(static_cast<std::size_t>(dataset.size()));
@@ -61,10 +71,15 @@ class DataLoader {
 
   // Batches per epoch: 938 for 60,000 samples at batch 64 (937 with drop_last).
   index_t size() const {
-    const index_t n = dataset_->size(), b = options_.batch_size;
+    const index_t n = samples(), b = options_.batch_size;
     return options_.drop_last ? n / b : (n + b - 1) / b;
   }
   const DataLoaderOptions& options() const { return options_; }
+  // Samples per epoch in this loader: the dataset's, or its shard's (ceil(n / world_size)).
+  index_t samples() const {
+    const index_t n = dataset_->size(), w = options_.world_size;
+    return (n + w - 1) / w;
+  }
   Generator& generator() { return generator_; }
   // The sample order of the current epoch (the next epoch shuffles it again), and setting it,
   // with generator().set_state(), to resume a run (io::load_checkpoint does both).
@@ -80,7 +95,8 @@ class DataLoader {
   // StatefulDataLoader keeps it: the batch a loop over the loader goes on with, one past the last
   // batch it loaded; -1 when no loop is under way (before the first begin(), once the epoch's
   // last batch is loaded, and once the loop's iterators are gone, as after a `break`: the next
-  // begin() starts a new epoch); the batch size that counts in; and the epoch's augmentation
+  // begin() starts a new epoch); the batch size that counts in, over all ranks (batch_size x
+  // world_size: batch k holds the same samples with any number of ranks); and the epoch's augmentation
   // seed when its dataset had transforms at begin(). Batches read with load() outside a loop
   // are not counted.
   struct EpochState {
@@ -89,7 +105,7 @@ class DataLoader {
     std::optional<std::uint64_t> augmentation_seed;
   };
   EpochState epoch_state() const {
-    return {next_, options_.batch_size, augmented_ ? std::optional(epoch_seed_) : std::nullopt};
+    return {next_, global_batch(), augmented_ ? std::optional(epoch_seed_) : std::nullopt};
   }
   // Why `state` cannot go on in this loader; empty when it can (always when next_batch is -1).
   std::string epoch_state_problem(const EpochState& state) const {
@@ -97,9 +113,10 @@ class DataLoader {
     if (state.next_batch < 0 || state.next_batch >= size())
       return ember::detail::concat("the epoch goes on with batch ", state.next_batch, ", out of range (", size(),
                                    " batches)");
-    if (state.batch_size != options_.batch_size)
+    if (state.batch_size != global_batch())
       return ember::detail::concat("the epoch was saved mid-way with batch_size ", state.batch_size,
-                                   ", this loader's is ", options_.batch_size,
+                                   options_.world_size > 1 ? " (over all ranks)" : "", ", this loader's is ",
+                                   global_batch(), options_.world_size > 1 ? " (batch_size x world_size)" : "",
                                    " (its batches would hold other samples)");
     if (state.augmentation_seed.has_value() != !dataset_->transforms.empty())
       return ember::detail::concat("the epoch was saved mid-way ", state.augmentation_seed ? "with" : "without",
@@ -192,7 +209,8 @@ class DataLoader {
     if (b == loaded_) return batch_;
     ember::detail::check(b >= 0 && b < size(), "DataLoader: batch ", b, " is out of range (", size(), " batches)");
     const index_t first = b * options_.batch_size;
-    const index_t count = std::min(options_.batch_size, dataset_->size() - first);
+    const index_t count = std::min(options_.batch_size, samples() - first);
+    const index_t n = dataset_->size(), w = options_.world_size;
     const index_t per = dataset_->image_numel();
     const ImageSize& os = out_size_;  // after the transforms
     const index_t out_per = os.c * os.h * os.w;
@@ -201,9 +219,11 @@ class DataLoader {
     const index_t plane = os.h * os.w;
     T* out = batch_.images.data();
     for (index_t i = 0; i < count; ++i) {
-      const index_t s = order_[static_cast<std::size_t>(first + i)];
+      // The position in the epoch's permutation, past n its start again (shards only).
+      const index_t position = options_.rank + (first + i) * w;
+      const index_t s = order_[static_cast<std::size_t>(position % n)];
       const std::uint8_t* px = dataset_->pixels.data() + s * per;
-      if (!dataset_->transforms.empty()) px = augment(px, first + i);
+      if (!dataset_->transforms.empty()) px = augment(px, position);
       for (index_t c = 0; c < os.c; ++c)
         convert(px + c * plane, table_.data() + c * 256, out + i * out_per + c * plane, plane);
       batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
@@ -228,6 +248,8 @@ class DataLoader {
   bool resume_ = false;     // the next begin() goes on with the current epoch (set_epoch_state)
   int loops_ = 0;           // live iterators from begin(): a loop is under way
   std::vector<std::uint8_t> scratch_[2];  // the transforms' images, reused (sized by make_table)
+
+  index_t global_batch() const { return options_.batch_size * options_.world_size; }
 
   // The sample's bytes through the dataset's transforms, with parameters from
   // SampleGenerator(epoch seed, position): a pointer into scratch_, valid until the next sample.
