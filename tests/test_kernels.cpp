@@ -7,6 +7,7 @@
 #include <ember/kernels/winograd.hpp>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <vector>
 
 #include "helpers.hpp"
@@ -64,6 +65,33 @@ TEST_CASE("gemm_abt on packed panels matches the reference around tiles and pane
         kernels::gemm_abt(a.data(), k, m, packed.data(), n, k, c.data(), n, 0, kernels::abt_panels<double>(n));
         kernels::reference::gemm_abt(a.data(), k, m, b.data(), bias.data(), n, k, ref.data(), n);
         CHECK(close(c, ref));
+      }
+  });
+}
+
+TEST_CASE("pack_abt moves every float of B^T and the bias to its panel place, around transpose blocks", "[kernels]") {
+  test::for_each_isa([](kernels::Isa isa) {
+    const index_t L = kernels::lanes_now<float>(), W = kernels::abt_panel_width<float>();
+    for (index_t n : {index_t{1}, index_t{15}, index_t{16}, index_t{17}, W - 1, W, W + 1, 3 * W + 2})
+      for (index_t k : {index_t{1}, index_t{15}, index_t{16}, index_t{17}, index_t{33}, index_t{50}}) {
+        INFO(kernels::name(isa) << " n " << n << " k " << k);
+        std::vector<float> b(static_cast<std::size_t>(n * k)), bias(static_cast<std::size_t>(n));
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i) + 0.5f;  // each value unique
+        for (std::size_t i = 0; i < bias.size(); ++i) bias[i] = -static_cast<float>(i) - 1.0f;
+        const index_t panels = kernels::abt_panels<float>(n);
+        std::vector<float> packed(static_cast<std::size_t>(kernels::packed_abt_size<float>(n, k)), 7.0f);
+        kernels::pack_abt(b.data(), bias.data(), n, k, packed.data(), 0, panels);
+        bool ok = true;
+        for (index_t p = 0; p < panels; ++p) {
+          const index_t col0 = p * W, cols = std::min(W, n - col0), width = (cols + L - 1) / L * L;
+          const float* out = packed.data() + p * (k + 1) * W;
+          for (index_t j = 0; j < width; ++j) {
+            ok = ok && out[j] == (j < cols ? bias[static_cast<std::size_t>(col0 + j)] : 0.0f);
+            for (index_t i = 0; i < k; ++i)
+              ok = ok && out[width + i * width + j] == (j < cols ? b[static_cast<std::size_t>((col0 + j) * k + i)] : 0.0f);
+          }
+        }
+        CHECK(ok);
       }
   });
 }

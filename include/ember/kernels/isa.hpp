@@ -185,45 +185,53 @@ inline void set_isa(Isa isa) { detail::isa_slot() = detail::checked_isa(isa, "ke
     __asm__("" : "+v"(p));                                                                                  \
   }
 
+// dst (B, B) = src (B, B)^T, rows lds and ldd apart, for B = block_lanes<T>: 8 x 8 floats (16 x
+// 16 with AVX-512) or 4 x 4 doubles in AVX registers, defined in AVX2's namespace and in AVX-512's
+// so that their kernels inline them (a call across target attributes is not inlined; and GCC at -O2 called it
+// from pack_abt's loop, 5.8% of the seed MLP's epoch, until it was forced inline).
+#define EMBER_ISA_INLINE inline __attribute__((always_inline))
+#define EMBER_ISA_TRANSPOSE_BLOCK                                                                           \
+EMBER_ISA_INLINE void transpose_8x8(const float* src, index_t lds, float* dst, index_t ldd) {                 \
+  __m256 r[8], t[8], u[8];                                                                                  \
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);                                        \
+  for (int i = 0; i < 8; i += 2) {  /* t: pairs of rows interleaved within 128-bit halves */                \
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);                                                              \
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);                                                          \
+  }                                                                                                         \
+  for (int i = 0; i < 8; i += 4) {  /* u: 4-row columns within halves */                                    \
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));                                      \
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));                                  \
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));                              \
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));                              \
+  }                                                                                                         \
+  for (int i = 0; i < 4; ++i) {  /* the halves of rows 0-3 and 4-7 joined */                                \
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));                          \
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));                    \
+  }                                                                                                         \
+}                                                                                                           \
+                                                                                                            \
+EMBER_ISA_INLINE void transpose_block(const double* src, index_t lds, double* dst, index_t ldd) {  /* 4 x 4 */                  \
+  __m256d r[4];                                                                                             \
+  for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(src + i * lds);                                        \
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]),                   \
+                t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);                   \
+  _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));                                              \
+  _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));                                        \
+  _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));                                    \
+  _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));                                    \
+}
+
 EMBER_ISA_BEGIN(EMBER_ISA_TARGET_AVX2)
 namespace ember::kernels::avx2::simd {
 EMBER_ISA_VECTOR_API(__m256, __m256d, 8, 4, 16, _mm256)
 inline __m256 band(__m256 a, __m256 b) { return _mm256_and_ps(a, b); }
 inline __m256d band(__m256d a, __m256d b) { return _mm256_and_pd(a, b); }
 
-// dst (B, B) = src (B, B)^T, rows lds and ldd apart, for B = block_lanes<T>: 8 x 8 floats or
-// 4 x 4 doubles in AVX registers (AVX-512's kernels use them too).
+EMBER_ISA_TRANSPOSE_BLOCK
 template <class T>
 inline constexpr index_t block_lanes = std::is_same_v<T, float> ? 8 : 4;
-
-inline void transpose_block(const float* src, index_t lds, float* dst, index_t ldd) {
-  __m256 r[8], t[8], u[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  for (int i = 0; i < 8; i += 2) {  // t: pairs of rows interleaved within 128-bit halves
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {  // u: 4-row columns within halves
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {  // the halves of rows 0-3 and 4-7 joined
-    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-  }
-}
-
-inline void transpose_block(const double* src, index_t lds, double* dst, index_t ldd) {
-  __m256d r[4];
-  for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(src + i * lds);
-  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]),
-                t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-  _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
-  _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
-  _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
-  _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+EMBER_ISA_INLINE void transpose_block(const float* src, index_t lds, float* dst, index_t ldd) {
+  transpose_8x8(src, lds, dst, ldd);
 }
 }  // namespace ember::kernels::avx2::simd
 EMBER_ISA_END
@@ -238,11 +246,40 @@ inline __m512 band(__m512 a, __m512 b) {
 inline __m512d band(__m512d a, __m512d b) {
   return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a), _mm512_castpd_si512(b)));
 }
-using avx2::simd::block_lanes;
-using avx2::simd::transpose_block;
+EMBER_ISA_TRANSPOSE_BLOCK
+template <class T>
+inline constexpr index_t block_lanes = std::is_same_v<T, float> ? 16 : 4;
+// 16 x 16 floats: 4 x 4 blocks transposed within each 128-bit lane (unpack, shuffle), then the
+// lanes moved across registers (two shuffle_f32x4): row 4k + c of the result is lane k of the
+// c-th register of each group of four. Half the shuffles a value of the 8 x 8 AVX transpose takes.
+EMBER_ISA_INLINE void transpose_block(const float* src, index_t lds, float* dst, index_t ldd) {
+  __m512 r[16], t[16], u[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // u[i + c], lane k: column 4k + c of rows i .. i + 3
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 a0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), a1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 b0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44),
+                 b1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    _mm512_storeu_ps(dst + c * ldd, _mm512_shuffle_f32x4(a0, b0, 0x88));
+    _mm512_storeu_ps(dst + (4 + c) * ldd, _mm512_shuffle_f32x4(a0, b0, 0xDD));
+    _mm512_storeu_ps(dst + (8 + c) * ldd, _mm512_shuffle_f32x4(a1, b1, 0x88));
+    _mm512_storeu_ps(dst + (12 + c) * ldd, _mm512_shuffle_f32x4(a1, b1, 0xDD));
+  }
+}
 }  // namespace ember::kernels::avx512::simd
 EMBER_ISA_END
 #undef EMBER_ISA_VECTOR_API
+#undef EMBER_ISA_TRANSPOSE_BLOCK
+#undef EMBER_ISA_INLINE
 #endif
 
 // Runs `call` (a kernel of kernels/*_isa.hpp with its arguments) in the namespace of the
