@@ -16,6 +16,7 @@
 #include "ember/error.hpp"
 #include "ember/random.hpp"
 #include "ember/tensor.hpp"
+#include "ember/threads.hpp"
 
 namespace ember::data {
 
@@ -218,16 +219,24 @@ class DataLoader {
     batch_.labels.resize_uninitialized({count});
     const index_t plane = os.h * os.w;
     T* out = batch_.images.data();
-    for (index_t i = 0; i < count; ++i) {
-      // The position in the epoch's permutation, past n its start again (shards only).
-      const index_t position = options_.rank + (first + i) * w;
-      const index_t s = order_[static_cast<std::size_t>(position % n)];
-      const std::uint8_t* px = dataset_->pixels.data() + s * per;
-      if (!dataset_->transforms.empty()) px = augment(px, position);
-      for (index_t c = 0; c < os.c; ++c)
-        convert(px + c * plane, table_.data() + c * 256, out + i * out_per + c * plane, plane);
-      batch_.labels.data()[i] = dataset_->labels[static_cast<std::size_t>(s)];
-    }
+    std::int64_t* labels = batch_.labels.data();
+    const auto samples = [&](index_t begin, index_t end) {
+      for (index_t i = begin; i < end; ++i) {
+        // The position in the epoch's permutation, past n its start again (shards only).
+        const index_t position = options_.rank + (first + i) * w;
+        const index_t s = order_[static_cast<std::size_t>(position % n)];
+        const std::uint8_t* px = dataset_->pixels.data() + s * per;
+        if (!dataset_->transforms.empty()) px = augment(px, position);
+        for (index_t c = 0; c < os.c; ++c)
+          convert(px + c * plane, table_.data() + c * 256, out + i * out_per + c * plane, plane);
+        labels[i] = dataset_->labels[static_cast<std::size_t>(s)];
+      }
+    };
+    // Split among the threads when there is enough (a batch of 64 MNIST images: 50,000 lookups,
+    // about 20 us on one core, which the other core spent waiting for the batch) and no
+    // transforms (they share one scratch image).
+    constexpr index_t parallel_values = index_t{1} << 14;
+    ember::detail::parallel_for(count, dataset_->transforms.empty() && count * out_per >= parallel_values, samples);
     loaded_ = b;
     if (loops_ > 0) next_ = b + 1 < size() ? b + 1 : -1;
     return batch_;
