@@ -508,7 +508,8 @@ TEST_CASE("Tensor::item() reads a one-element tensor", "[graph][tensor]") {
 
 namespace graph_test {
 
-// A nested block, a layer used twice and functional ops: what dist::DataParallel's hook sees.
+// A nested block called twice, its layer also called directly, a layer used twice and functional
+// ops: what dist::DataParallel's hook sees.
 struct HookBlock : nn::Module<T> {
   nn::Linear<T> fc{6, 6};
   EMBER_MODULE(HookBlock, fc)
@@ -521,8 +522,9 @@ struct HookNet : nn::Module<T> {
   nn::Linear<T> out{6, 3};
   EMBER_MODULE(HookNet, fc1, block, fc2, out)
   const Tn& forward(const Tn& x) override {
-    const auto& h = block(F::relu(fc1(x)));
-    return out(fc2(F::add(fc2(h), h)));  // fc2 twice
+    const auto& h = block(block(F::relu(fc1(x))));  // the nested model twice
+    const auto& g = block.fc(h);                     // and its layer once more, directly
+    return out(fc2(F::add(fc2(g), g)));              // fc2 twice
   }
 };
 
@@ -551,8 +553,8 @@ TEST_CASE("a recorded backward tells its observer when each layer's gradients ar
   net.backward(dy);
   nn::detail::backward_observer<T>() = nullptr;
 
-  // Each member layer once (fc2 after its second use is unwound, i.e. after its first call's
-  // backward), the nested block after its own fc; in the order the backward completes them.
+  // Each module once, when its last use is unwound (fc2's first call; block.fc's use in the
+  // block's first call, after its direct use and its use in the second call), in that order.
   std::vector<nn::Module<T>*> order;
   for (auto& [layer, grads] : recorder.calls) order.push_back(layer);
   CHECK(order == std::vector<nn::Module<T>*>{&net.out, &net.fc2, &net.block.fc, &net.block, &net.fc1});

@@ -1,7 +1,7 @@
 // Data-parallel training under mpirun (tests/distributed/run.sh starts it with 1, 2 and 4 ranks).
 // Each mode checks on every rank; a failed check ends the job with a non-zero exit naming the rank.
 //   equivalence          W ranks x batch b train as 1 process x batch W*b (SGD with momentum,
-//                        20 steps, double: to 1e-12), whatever the buckets; parameters
+//                        20 steps; double: to 1e-12), whatever the buckets; parameters
 //                        bit-identical on every rank; rank 0's initial state reaches every rank
 //   save DIR STEPS       trains STEPS steps of an epoch on W ranks, rank 0 saves DIR/run.ckpt
 //   resume DIR           W' ranks load it and finish the epoch: the parameters of one straight
@@ -32,23 +32,32 @@ void check(const dist::Environment& env, bool ok, const std::string& what) {
   if (!ok) env.abort("check failed: " + what);
 }
 
-// A CNN with every kind of node: layers, functional ops, a layer used twice (shared weights).
+// A CNN with every kind of node: layers, functional ops, a layer used twice (shared weights), a
+// nested model called twice whose layer is also called directly.
+struct Block : nn::Module<T> {
+  nn::Linear<T> fc{16, 16};
+  EMBER_MODULE(Block, fc)
+  const Tensor<T>& forward(const Tensor<T>& x) override { return F::relu(fc(x)); }
+};
 struct Net : nn::Module<T> {
   nn::Conv2d<T> conv1{1, 4, 3};
   nn::Linear<T> fc1{4 * 13 * 13, 16};
   nn::Linear<T> fc2{16, 16};
+  Block block;
   nn::Linear<T> out{16, 10};
-  EMBER_MODULE(Net, conv1, fc1, fc2, out)
+  EMBER_MODULE(Net, conv1, fc1, fc2, block, out)
   const Tensor<T>& forward(const Tensor<T>& x) override {
     const auto& h = F::relu(fc1(F::flatten(F::max_pool2d(F::relu(conv1(x)), 2))));
-    const auto& r = F::add(F::relu(fc2(h)), h);  // a residual
-    return out(F::relu(fc2(r)));                 // fc2 again: its gradient is complete after this
+    const auto& r = F::add(F::relu(fc2(h)), h);        // a residual
+    const auto& b = F::relu(block.fc(block(block(r))));  // the block twice, its layer once more
+    return out(F::relu(fc2(b)));                       // fc2 again: its gradient is complete after this
   }
 };
 
 // The same program for every run: the data, the loss, one step.
 struct Run {
-  data::ImageDataset train = test::fake_mnist(200, 7);
+  // 328 = 20.5 global batches: 21 steps an epoch, the last partial; a multiple of 4, so no rank pads.
+  data::ImageDataset train = test::fake_mnist(328, 7);
   nn::CrossEntropyLoss<T> criterion;
   static constexpr index_t global_batch = 16;
   static constexpr double lr = 0.05, momentum = 0.9;

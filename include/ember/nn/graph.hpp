@@ -53,7 +53,8 @@ Recorder<T>& recorder() {
 }
 
 // Told, during a recorded backward, when a layer's backward has run for the last time in that
-// backward (each use of a layer object unwound), so its parameters' gradients are complete:
+// backward (each of its uses in the whole forward unwound, in any nested model: Module counts
+// them), so its parameters' gradients are complete:
 // dist::DataParallel starts reducing them while the rest of the backward runs (PyTorch's DDP
 // autograd hooks). One per thread, set around a backward; null (the default) costs a test.
 template <class T>
@@ -158,6 +159,7 @@ class Graph {
     n.owned = slot != nullptr;
     add_input(n, x, layer);
     if (training_ && !n.owned) {
+      layer.count_use_();
       if (layer.graph_step_ == step_) {  // a second use of this layer object in this forward
         if (!layer.keeps_each_use())
           throw Error(ember::detail::concat(describe(layer), " is called twice in one forward, but it keeps one saved "
@@ -243,13 +245,6 @@ class Graph {
                                        : false;
   }
   void check_members(Module<T>& root);
-  // Node i is its layer's first use in the forward, so the last one a backward replays.
-  bool last_use(std::size_t i) const {
-    if (!nodes_[i]->multi_use) return true;
-    for (std::size_t j = 0; j < i; ++j)
-      if (nodes_[j]->layer == nodes_[i]->layer) return false;
-    return true;
-  }
   void route(const Input& in, const Tensor<T>& g);
 
   std::vector<std::unique_ptr<Node>> nodes_;  // by pointer: a node's address stays put as the list grows

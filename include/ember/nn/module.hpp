@@ -446,6 +446,15 @@ class Module {
   std::uint64_t graph_step_ = 0;
   std::int64_t graph_node_ = -1;
   std::uint64_t member_mark_ = 0;  // the members check of a graph's backward
+  // This module's uses in the outermost training forward recorded last (its recording_step()),
+  // in any graph, and how many of their backwards have run: the last one completes its gradients.
+  std::uint64_t use_step_ = 0;
+  int uses_ = 0, backwards_done_ = 0;
+  void count_use_() {
+    if (use_step_ != detail::recording_step()) use_step_ = detail::recording_step(), uses_ = 0, backwards_done_ = 0;
+    ++uses_;
+  }
+  bool last_backward_() { return ++backwards_done_ == uses_; }
 };
 
 template <class T>
@@ -847,7 +856,7 @@ const Tensor<T>& Graph<T>::backward(Module<T>& root, const Tensor<T>& dy) {
                                             " backward: ", e.what()));
         }
         if (input_requires_grad(in[0]) && !dx->empty()) route(in[0], *dx);
-        if (BackwardObserver<T>* observer = backward_observer<T>(); observer && !n.owned && last_use(i))
+        if (BackwardObserver<T>* observer = backward_observer<T>(); observer && !n.owned && n.layer->last_backward_())
           observer->layer_done(*n.layer);
         break;
       }
