@@ -10,7 +10,7 @@ if [ -z "${MNIST_DIR:-}" ] || [ ! -e "$MNIST_DIR" ]; then
   exit 77
 fi
 flags=()
-if "$mpiexec" --version 2>&1 | grep -q -E "Open MPI|OpenRTE"; then
+if grep -q -E "Open MPI|OpenRTE" <<<"$("$mpiexec" --version 2>&1)"; then
   flags+=(--oversubscribe)
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi

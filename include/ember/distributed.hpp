@@ -110,6 +110,11 @@ class Environment {
       int provided = 0;
       detail::check_mpi(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
       owner_ = true;
+      if (provided < MPI_THREAD_FUNNELED) {  // OpenMP's threads run beside the thread that calls MPI
+        MPI_Finalize();
+        throw Error("ember::dist: this MPI library does not support MPI_THREAD_FUNNELED (a process with other "
+                    "threads, OpenMP's, beside the one that calls MPI)");
+      }
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     detail::check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
@@ -171,10 +176,11 @@ void broadcast(T* values, std::size_t n, int root = 0) {
 inline data::ImageDataset shard(const data::ImageDataset& d, int rank, int world_size) {
   ember::detail::check(world_size >= 1 && rank >= 0 && rank < world_size, "dist::shard: rank ", rank,
                        " of world_size ", world_size, " is out of range");
-  data::ImageDataset out = d;
-  out.labels.clear();
-  out.pixels.clear();
+  data::ImageDataset out{d.name, d.channels, d.height, d.width, {}, {}, d.normalize, d.transforms};
   const std::size_t per = static_cast<std::size_t>(d.image_numel());
+  const std::size_t count = (d.labels.size() + static_cast<std::size_t>(world_size - rank - 1)) / static_cast<std::size_t>(world_size);
+  out.labels.reserve(count);
+  out.pixels.reserve(count * per);
   for (std::size_t i = static_cast<std::size_t>(rank); i < d.labels.size(); i += static_cast<std::size_t>(world_size)) {
     out.labels.push_back(d.labels[i]);
     out.pixels.insert(out.pixels.end(), d.pixels.begin() + static_cast<std::ptrdiff_t>(i * per),
@@ -270,8 +276,12 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
     if (size_ > 1) nn::detail::backward_observer<T>() = this;
     try {
       dx = &model_->backward(dy);
-    } catch (...) {
+    } catch (const std::exception& e) {
       nn::detail::backward_observer<T>() = nullptr;
+      // Reductions already started would go on writing into the buckets, and the ranks' calls
+      // would no longer match: nothing can continue.
+      if (next_bucket_ > 0)
+        detail::abort_job(ember::detail::concat("an error in the backward after gradient reductions started: ", e.what()));
       throw;
     }
     nn::detail::backward_observer<T>() = nullptr;

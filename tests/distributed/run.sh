@@ -6,7 +6,7 @@
 set -euo pipefail
 mpiexec=$1 program=$2 case=$3
 flags=()
-if "$mpiexec" --version 2>&1 | grep -q -E "Open MPI|OpenRTE"; then
+if grep -q -E "Open MPI|OpenRTE" <<<"$("$mpiexec" --version 2>&1)"; then
   flags+=(--oversubscribe)  # 4 ranks on 2 cores
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # CI runs as root
   export OMPI_MCA_rmaps_base_oversubscribe=1
