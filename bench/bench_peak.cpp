@@ -1,10 +1,8 @@
 // The machine's float32 multiply-add peak, measured in the same run as the kernels, so that their
-// FLOP/s counters can be read as a fraction of what this CPU gives: 16 independent chains of
-// packet multiply-adds (Eigen's packets: AVX-512, AVX, SSE or NEON) per thread, on 1 thread and
-// on the thread count the other benchmarks use. No memory traffic; an upper bound no GEMM reaches.
+// FLOP/s counters can be read as a fraction of what this CPU gives (bench::peak in common.hpp, which
+// the epochs also use for their FLOP floor): 16 independent chains of packet multiply-adds per
+// thread, on 1 thread and on the thread count the other benchmarks use.
 #include "common.hpp"
-
-#include <ember/kernels/simd.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,22 +10,7 @@
 
 namespace {
 using namespace bench;
-using Packet = ember::kernels::simd::Packet<float>;
-constexpr int kChains = 16;  // > FMA latency x FMA ports (4 x 2 on current x86 cores)
-constexpr long kSteps = 1 << 16;
-
-float fma_chains() {
-  using Eigen::internal::pmadd;
-  using Eigen::internal::pset1;
-  Packet acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = pset1<Packet>(1.0f + 0.001f * static_cast<float>(c));
-  const Packet a = pset1<Packet>(0.999999f), b = pset1<Packet>(1e-7f);
-  for (long s = 0; s < kSteps; ++s)
-    for (int c = 0; c < kChains; ++c) acc[c] = pmadd(acc[c], a, b);
-  float sum = 0;
-  for (int c = 0; c < kChains; ++c) sum += Eigen::internal::predux(acc[c]);
-  return sum;
-}
+using namespace bench::peak;
 
 void fma_peak(benchmark::State& state, int threads) {
   int used = 1;

@@ -10,6 +10,10 @@
 #include <benchmark/benchmark.h>
 
 #include <ember/ember.hpp>
+#include <ember/kernels/simd.hpp>
+
+#include <algorithm>
+#include <chrono>
 
 namespace bench {
 
@@ -87,6 +91,55 @@ inline void setup_threads() {
     return true;
   }();
   (void)done;
+}
+
+// The float32 multiply-add peak: 16 independent chains of packet multiply-adds (the flags'
+// instruction set: Eigen's packets) per thread. No memory traffic; an upper bound no GEMM reaches.
+namespace peak {
+using Packet = ember::kernels::simd::Packet<float>;
+constexpr int kChains = 16;  // > FMA latency x FMA ports (4 x 2 on current x86 cores)
+constexpr long kSteps = 1 << 16;
+
+inline float fma_chains() {
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pset1;
+  Packet acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = pset1<Packet>(1.0f + 0.001f * static_cast<float>(c));
+  const Packet a = pset1<Packet>(0.999999f), b = pset1<Packet>(1e-7f);
+  for (long s = 0; s < kSteps; ++s)
+    for (int c = 0; c < kChains; ++c) acc[c] = pmadd(acc[c], a, b);
+  float sum = 0;
+  for (int c = 0; c < kChains; ++c) sum += Eigen::internal::predux(acc[c]);
+  return sum;
+}
+
+// FLOP/s on the benchmarks' thread count, the best of 20 runs, measured once per process.
+inline double flops_all_threads() {
+  static const double flops = [] {
+    setup_threads();
+    const int used = get_num_threads();
+    double best = 0;
+    for (int run = 0; run < 20; ++run) {
+      const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(used)
+      benchmark::DoNotOptimize(fma_chains());
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      best = std::max(best, 2.0 * kChains * kSteps * ember::kernels::simd::lanes<float> * used / seconds);
+    }
+    return best;
+  }();
+  return flops;
+}
+}  // namespace peak
+
+// An epoch's FLOP floor beside its time: a training step of a sample costs about 3 x its forward
+// multiply-adds (forward, dweight, dinput; the first layer skips dinput), 2 FLOP each, so the
+// epoch's FLOPs over the peak above is the time no implementation on this CPU can beat.
+template <class Model>
+void set_flop_floor(benchmark::State& state, Model& model, index_t samples) {
+  const double flops = 6.0 * static_cast<double>(nn::summary(model, {1, 1, 28, 28}).mult_adds) * static_cast<double>(samples);
+  const double floor = flops / peak::flops_all_threads();
+  state.counters["floor_s"] = floor;
 }
 
 }  // namespace bench
