@@ -300,8 +300,7 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
 
  private:
   struct Bucket {
-    std::vector<std::size_t> params;   // indices into params_
-    std::vector<std::size_t> offsets;  // each one's place in values
+    std::vector<std::size_t> params;  // indices into params_
     std::vector<T> values;
     std::size_t pending = 0;
     bool started = false;
@@ -312,7 +311,7 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
   DataParallelOptions options_;
   int rank_ = 0, size_ = 1;
   std::vector<nn::Parameter<T>*> params_;
-  std::vector<std::size_t> bucket_of_;
+  std::vector<std::size_t> bucket_of_, offset_of_;  // each parameter's bucket and place in its values
   std::vector<bool> ready_;
   std::vector<Bucket> buckets_;
   std::size_t next_bucket_ = 0;  // buckets start in order: this one is the next
@@ -355,6 +354,7 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
   // Parameters in reverse order (the order a backward reaches them, roughly), cut into buckets.
   void make_buckets() {
     bucket_of_.assign(params_.size(), 0);
+    offset_of_.assign(params_.size(), 0);
     ready_.assign(params_.size(), false);
     double cap = options_.first_bucket_mb * 1024 * 1024, used = 0;
     for (std::size_t i = params_.size(); i-- > 0;) {
@@ -365,7 +365,7 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
         used = 0;
       }
       Bucket& b = buckets_.back();
-      b.offsets.push_back(b.values.size());
+      offset_of_[i] = b.values.size();
       b.params.push_back(i);
       b.values.resize(b.values.size() + static_cast<std::size_t>(params_[i]->value.numel()));
       bucket_of_[i] = buckets_.size() - 1;
@@ -386,12 +386,10 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
     if (ready_[i]) return;
     ready_[i] = true;
     Bucket& b = buckets_[bucket_of_[i]];
-    std::size_t k = 0;
-    while (b.params[k] != i) ++k;
     const Tensor<T>& g = params_[i]->grad;
     ember::detail::check(g.numel() == params_[i]->value.numel(), "dist::DataParallel: a parameter's grad has ",
                          g.numel(), " values, its value ", params_[i]->value.numel());
-    std::copy_n(g.data(), g.numel(), b.values.data() + b.offsets[k]);
+    std::copy_n(g.data(), g.numel(), b.values.data() + offset_of_[i]);
     --b.pending;
   }
 
@@ -424,9 +422,9 @@ class DataParallel final : private nn::detail::BackwardObserver<T> {
     const T ranks = static_cast<T>(size_);
     for (Bucket& b : buckets_) {
       detail::check_mpi(MPI_Wait(&b.request, MPI_STATUS_IGNORE), "MPI_Wait");
-      for (std::size_t k = 0; k < b.params.size(); ++k) {
-        Tensor<T>& g = params_[b.params[k]]->grad;
-        const T* src = b.values.data() + b.offsets[k];
+      for (const std::size_t i : b.params) {
+        Tensor<T>& g = params_[i]->grad;
+        const T* src = b.values.data() + offset_of_[i];
         T* dst = g.data();
         for (index_t j = 0; j < g.numel(); ++j) dst[j] = src[j] / ranks;  // as torch: the sum / world size
       }

@@ -100,18 +100,14 @@ double max_difference(nn::Module<T>& model, const std::vector<Tensor<T>>& expect
 }
 
 // Rank 0's parameters, bit for bit, on every rank.
-bool same_on_every_rank(nn::Module<T>& model) {
+bool same_on_every_rank(const dist::Environment& env, nn::Module<T>& model) {
   int same = 1;
   for (auto* p : model.parameters()) {
     Tensor<T> root = p->value;
     dist::broadcast(root.data(), static_cast<std::size_t>(root.numel()));
     same &= std::memcmp(root.data(), p->value.data(), sizeof(T) * static_cast<std::size_t>(root.numel())) == 0;
   }
-  return dist::all_reduce_sum(same) == [] {
-    int n = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &n);
-    return n;
-  }();
+  return dist::all_reduce_sum(same) == env.world_size();
 }
 
 void equivalence(const dist::Environment& env) {
@@ -127,7 +123,7 @@ void equivalence(const dist::Environment& env) {
     manual_seed(1 + static_cast<std::uint64_t>(env.rank()));  // each rank starts elsewhere: DataParallel broadcasts
     Net model;
     dist::DataParallel<T> ddp(model, c.options);
-    check(env, same_on_every_rank(model), std::string(c.name) + ": rank 0's parameters on every rank after construction");
+    check(env, same_on_every_rank(env, model), std::string(c.name) + ": rank 0's parameters on every rank after construction");
     optim::SGD<T> sgd(model.parameters(), {.lr = Run::lr, .momentum = Run::momentum});
     data::DataLoader<T> loader(run.train, run.loader_options(env.rank(), env.world_size()));
     int done = 0;
@@ -143,7 +139,7 @@ void equivalence(const dist::Environment& env) {
                   static_cast<long long>(Run::global_batch), diff);
     check(env, diff <= 1e-12, std::string(c.name) + ": parameters of 1 process x the global batch, to 1e-12; differ by " +
                                   std::to_string(diff));
-    check(env, same_on_every_rank(model), std::string(c.name) + ": parameters bit-identical on every rank");
+    check(env, same_on_every_rank(env, model), std::string(c.name) + ": parameters bit-identical on every rank");
     if (c.several && env.world_size() > 1)
       check(env, ddp.last_stats().buckets > 2 && ddp.last_stats().started_in_backward >= 1,
             "several buckets, the first ones started while the backward ran");
@@ -182,7 +178,7 @@ void resume(const dist::Environment& env, const std::string& dir) {
     std::printf("resumed at step %lld on %d ranks: largest difference from one straight run: %.3g\n",
                 static_cast<long long>(step), env.world_size(), diff);
   check(env, diff <= 1e-12, "a resumed run ends as a straight one, to 1e-12; differs by " + std::to_string(diff));
-  check(env, same_on_every_rank(model), "parameters bit-identical on every rank after the resume");
+  check(env, same_on_every_rank(env, model), "parameters bit-identical on every rank after the resume");
 }
 
 // The last rank fails at step 3 while the others go on into the next allreduce.
